@@ -1,0 +1,36 @@
+#include "compressors/codec.h"
+
+#include <cmath>
+
+#include "toolkit/error.h"
+
+namespace embcomp {
+
+namespace {
+void check_finite(const std::string& spec, MatrixView<float> x) {
+  const size_t total = x.n * x.d;
+  for (size_t i = 0; i < total; ++i) {
+    if (!std::isfinite(x.data[i])) {
+      EC_THROW(kBadInput, spec << ": row " << i / x.d << " column " << i % x.d << " is "
+                               << (std::isnan(x.data[i]) ? "NaN" : "Inf"));
+    }
+  }
+}
+}  // namespace
+
+void check_train_input(const std::string& spec, MatrixView<float> x, size_t d,
+                       size_t min_rows) {
+  EC_CHECK(x.d == d, kBadInput, spec << ": training data has d=" << x.d << ", expected d=" << d);
+  EC_CHECK(x.n > 0, kBadInput, spec << ": no training rows");
+  EC_CHECK(x.n >= min_rows, kBadInput,
+           spec << ": needs at least " << min_rows << " training rows, got " << x.n);
+  check_finite(spec, x);
+}
+
+void check_encode_input(const std::string& spec, MatrixView<float> x, size_t d, bool trained) {
+  EC_CHECK(trained, kRuntime, spec << ": encode called before train");
+  EC_CHECK(x.d == d, kBadInput, spec << ": input has d=" << x.d << ", expected d=" << d);
+  check_finite(spec, x);
+}
+
+}  // namespace embcomp

@@ -1,0 +1,72 @@
+// The two shapes of vector compression that a spec string composes:
+//   Transform  d_in -> d_out (PCA, OPQ rotation)            train / apply / reverse
+//   Codec      rows <-> bytes (SQ, PQ, RQ, binary, ...)      train / encode / decode
+// A pipeline spec "T1,T2,...,C" is transforms read left to right, then one codec; the
+// Pipeline (compressors/pipeline.h) is itself a Codec. (FAISS VectorTransform, Quantizer.)
+//
+// Memory accounting contract, the same for every method:
+//   total bytes for n rows = n * code_size() + model_bytes()
+// where code_size() is everything stored per row and model_bytes() everything else the
+// method needs to decode (codebooks, scales, rotation matrices, maps).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "toolkit/matrix.h"
+
+namespace embcomp {
+
+/// How a codec's codes are searched in `embcomp bench`: fp32 query against the decoded
+/// rows, or Hamming distance between the query's own code and the row codes.
+enum class SearchKind { kDecoded, kHamming };
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual std::string spec() const = 0;  ///< canonical spec, e.g. "PCA64"
+  virtual size_t d_in() const = 0;
+  virtual size_t d_out() const = 0;
+  virtual size_t min_train_rows() const { return 1; }
+  virtual bool is_trained() const = 0;
+  /// Learns the transform from x (x.d == d_in()).
+  virtual void train(MatrixView<float> x) = 0;
+  /// xt: x.n * d_out() floats, row-major.
+  virtual void apply(MatrixView<float> x, float* xt) const = 0;
+  /// x: xt.n * d_in() floats; the least-squares inverse of apply.
+  virtual void reverse(MatrixView<float> xt, float* x) const = 0;
+  /// Bytes of the learned parameters needed by apply and reverse.
+  virtual size_t model_bytes() const = 0;
+};
+
+class Codec {
+ public:
+  virtual ~Codec() = default;
+  virtual std::string spec() const = 0;  ///< canonical spec, e.g. "PQ25x8"
+  virtual size_t d() const = 0;          ///< input dimension
+  virtual size_t min_train_rows() const { return 1; }
+  virtual bool is_trained() const = 0;
+  /// Learns the codec's parameters from x (x.d == d()). Deterministic in the seed.
+  virtual void train(MatrixView<float> x) = 0;
+  /// Bytes stored per row.
+  virtual size_t code_size() const = 0;
+  /// Bytes of everything that is not per row (codebooks, scales, transforms).
+  virtual size_t model_bytes() const = 0;
+  /// codes: x.n * code_size() bytes, row-major.
+  virtual void encode(MatrixView<float> x, uint8_t* codes) const = 0;
+  /// x: n * d() floats, row-major, reconstructed from n codes.
+  virtual void decode(const uint8_t* codes, size_t n, float* x) const = 0;
+  virtual SearchKind search_kind() const { return SearchKind::kDecoded; }
+};
+
+/// Checks the common preconditions of train(): x has the right dimension, at least
+/// max(1, min_rows) rows, and only finite values (the error names the row). Throws kBadInput.
+void check_train_input(const std::string& spec, MatrixView<float> x, size_t d,
+                       size_t min_rows);
+/// Checks the input of encode()/apply(): trained state (kRuntime), dimension and finite
+/// values (kBadInput).
+void check_encode_input(const std::string& spec, MatrixView<float> x, size_t d, bool trained);
+
+}  // namespace embcomp

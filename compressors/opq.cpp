@@ -1,0 +1,63 @@
+#include "compressors/opq.h"
+
+#include "compressors/pq.h"
+#include "toolkit/registry.h"
+
+namespace embcomp {
+
+void OpqParams::validate(size_t d) const {
+  EC_CHECK(M > 0, kBadInput, "OPQ: M=" << M << " must be positive");
+  EC_CHECK(d % M == 0, kBadInput, "OPQ: d=" << d << " is not divisible by M=" << M);
+}
+
+OpqTransform::OpqTransform(size_t d, OpqParams params) : params_(params) {
+  params_.validate(d);
+  opq_ = faiss::OPQMatrix(static_cast<int>(d), params_.M);
+  opq_.niter = params_.niter;
+  opq_.max_train_points = params_.max_train_rows;
+}
+
+void OpqTransform::train(MatrixView<float> x) {
+  check_train_input(spec(), x, d_in(), min_train_rows());
+  opq_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
+}
+
+void OpqTransform::apply(MatrixView<float> x, float* xt) const {
+  check_encode_input(spec(), x, d_in(), is_trained());
+  opq_.apply_noalloc(static_cast<faiss::Index::idx_t>(x.n), x.data, xt);
+}
+
+void OpqTransform::reverse(MatrixView<float> xt, float* x) const {
+  EC_CHECK(xt.d == d_out(), kBadInput, spec() << ": reverse input has d=" << xt.d);
+  opq_.reverse_transform(static_cast<faiss::Index::idx_t>(xt.n), xt.data, x);
+}
+
+namespace {
+std::vector<std::string> opq_specs(size_t d, std::initializer_list<size_t> dsubs) {
+  std::vector<std::string> out;
+  for (const auto& pq : pq_family_specs(d, dsubs)) {
+    std::string m = pq.substr(2, pq.find('x') - 2);
+    out.push_back("OPQ" + m + "," + pq);
+  }
+  return out;
+}
+
+Registrar reg{{
+    .name = "OPQ",
+    .grammar = "OPQ{M}",
+    .doc = "transform: OPQ rotation learned for M sub-quantizers, prefix of PQ (FAISS OPQMatrix)",
+    .kind = MethodKind::kTransform,
+    .pattern = "OPQ([0-9]+)",
+    .ladder = [](size_t d) { return opq_specs(d, {10, 4}); },
+    .defaults = [](size_t d) { return opq_specs(d, {4}); },
+    .make_transform =
+        [](const BuildArgs& a) {
+          OpqParams p;
+          p.M = parse_int_arg(a.spec(), a.groups[1], "M", 1, 1 << 16);
+          return std::make_unique<OpqTransform>(a.d, p);
+        },
+    .make_codec = nullptr,
+}};
+}  // namespace
+
+}  // namespace embcomp

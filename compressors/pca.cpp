@@ -1,0 +1,78 @@
+#include "compressors/pca.h"
+
+#include <algorithm>
+
+#include "toolkit/blas.h"
+#include "toolkit/registry.h"
+
+namespace embcomp {
+
+void PcaParams::validate(size_t d_in) const {
+  EC_CHECK(d_out > 0 && size_t(d_out) <= d_in, kBadInput,
+           "PCA: d_out=" << d_out << " must be in [1, d=" << d_in << "]");
+}
+
+PcaTransform::PcaTransform(size_t d_in, PcaParams params) : params_(params) {
+  params_.validate(d_in);
+  pca_ = faiss::PCAMatrix(static_cast<int>(d_in), params_.d_out);
+}
+
+void PcaTransform::train(MatrixView<float> x) {
+  check_train_input(spec(), x, d_in(), min_train_rows());
+  pca_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
+}
+
+void PcaTransform::apply(MatrixView<float> x, float* xt) const {
+  check_encode_input(spec(), x, d_in(), is_trained());
+  pca_.apply_noalloc(static_cast<faiss::Index::idx_t>(x.n), x.data, xt);
+}
+
+void PcaTransform::reverse(MatrixView<float> xt, float* x) const {
+  EC_CHECK(xt.d == d_out(), kBadInput, spec() << ": reverse input has d=" << xt.d);
+  // x = xt A + mean. Not faiss's reverse_transform, which returns A^T (xt - b) and so
+  // drops the part of the mean orthogonal to the kept components.
+  const size_t din = d_in(), dout = d_out(), block = 4096;
+  const size_t nblocks = (xt.n + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (size_t bi = 0; bi < nblocks; ++bi) {
+    const size_t i0 = bi * block, nb = std::min(block, xt.n - i0);
+    float* xb = x + i0 * din;
+    for (size_t i = 0; i < nb; ++i) std::copy(pca_.mean.begin(), pca_.mean.end(), xb + i * din);
+    matmul(xt.row(i0), pca_.A.data(), xb, nb, dout, din, /*accumulate=*/true);
+  }
+}
+
+std::vector<std::string> pca_family_specs(size_t d) {
+  std::vector<std::string> out;
+  for (size_t q : {1, 2, 3}) {
+    size_t k = d * q / 4;
+    if (k >= 1) out.push_back("PCA" + std::to_string(k));
+  }
+  return out;
+}
+
+namespace {
+Registrar reg{{
+    .name = "PCA",
+    .grammar = "PCA{d_out}",
+    .doc = "transform: project on the d_out leading principal components (FAISS PCAMatrix)",
+    .kind = MethodKind::kTransform,
+    .pattern = "PCA([0-9]+)",
+    .ladder = [](size_t d) { return pca_family_specs(d); },
+    .defaults =
+        [](size_t d) {
+          auto specs = pca_family_specs(d);
+          std::string mid = specs.size() > 1 ? specs[1] : specs[0];
+          return std::vector<std::string>{specs.back(), specs.back() + ",SQ8", mid + ",SQ8"};
+        },
+    .make_transform =
+        [](const BuildArgs& a) {
+          PcaParams p;
+          p.d_out = parse_int_arg(a.spec(), a.groups[1], "d_out", 1, 1 << 20);
+          return std::make_unique<PcaTransform>(a.d, p);
+        },
+    .make_codec = nullptr,
+}};
+}  // namespace
+
+}  // namespace embcomp

@@ -1,0 +1,51 @@
+// PQ{M}x{nbits}: product quantization (Jegou, Douze, Schmid, TPAMI 2011), FAISS's
+// ProductQuantizer. The d dimensions are cut into M sub-vectors of dsub = d / M; each is
+// replaced by the index of its nearest of ksub = 2^nbits k-means centroids.
+//   code_size   = ceil(M * nbits / 8)
+//   model_bytes = M * ksub * dsub * 4 = ksub * d * 4 (the centroids)
+// No polysemous training (it took >80% of training time and only reorders codes).
+#pragma once
+
+#include <faiss/impl/ProductQuantizer.h>
+
+#include <initializer_list>
+#include <vector>
+
+#include "compressors/codec.h"
+
+namespace embcomp {
+
+struct PqParams {
+  int M = 8;                       ///< sub-quantizers, "M" in Jegou et al. 2011
+  int nbits = 8;                   ///< bits per sub-quantizer index; ksub = 2^nbits
+  int niter = 25;                  ///< k-means iterations per sub-quantizer
+  size_t max_train_rows = 65536;   ///< k-means sees at most this many rows (seeded sample)
+  uint64_t seed = 1234;
+  void validate(size_t d) const;
+};
+
+class PqCodec final : public Codec {
+ public:
+  PqCodec(size_t d, PqParams params);
+  std::string spec() const override;
+  size_t d() const override { return pq_.d; }
+  size_t min_train_rows() const override { return pq_.ksub; }
+  bool is_trained() const override { return trained_; }
+  void train(MatrixView<float> x) override;
+  size_t code_size() const override { return pq_.code_size; }
+  size_t model_bytes() const override { return pq_.centroids.size() * sizeof(float); }
+  void encode(MatrixView<float> x, uint8_t* codes) const override;
+  void decode(const uint8_t* codes, size_t n, float* x) const override;
+  const faiss::ProductQuantizer& faiss_pq() const { return pq_; }
+
+ private:
+  PqParams params_;
+  faiss::ProductQuantizer pq_;
+  bool trained_ = false;
+};
+
+/// "PQ{M}x8" specs for dimension d with about d / dsub sub-quantizers for each dsub
+/// given (M the largest divisor of d not above d / dsub), duplicates dropped.
+std::vector<std::string> pq_family_specs(size_t d, std::initializer_list<size_t> dims_per_code);
+
+}  // namespace embcomp

@@ -1,0 +1,91 @@
+#include "compressors/sq.h"
+
+#include "toolkit/registry.h"
+
+namespace embcomp {
+
+namespace {
+faiss::ScalarQuantizer::QuantizerType qtype_for(int nbits) {
+  switch (nbits) {
+    case 4:
+      return faiss::ScalarQuantizer::QT_4bit;
+    case 6:
+      return faiss::ScalarQuantizer::QT_6bit;
+    case 8:
+      return faiss::ScalarQuantizer::QT_8bit;
+    default:
+      return faiss::ScalarQuantizer::QT_fp16;
+  }
+}
+}  // namespace
+
+void SqParams::validate(size_t d) const {
+  EC_CHECK(nbits == 4 || nbits == 6 || nbits == 8 || nbits == 16, kBadInput,
+           "SQ: nbits=" << nbits << " is not one of 4, 6, 8 (or 16 for FP16)");
+  EC_CHECK(d > 0, kBadInput, "SQ: d must be positive");
+}
+
+SqCodec::SqCodec(size_t d, SqParams params) : params_(params) {
+  params_.validate(d);
+  sq_ = faiss::ScalarQuantizer(d, qtype_for(params_.nbits));
+  trained_ = params_.nbits == 16;  // fp16 has nothing to learn
+}
+
+std::string SqCodec::spec() const {
+  return params_.nbits == 16 ? "FP16" : "SQ" + std::to_string(params_.nbits);
+}
+
+void SqCodec::train(MatrixView<float> x) {
+  check_train_input(spec(), x, d(), 1);
+  if (params_.nbits != 16) sq_.train(x.n, x.data);
+  trained_ = true;
+}
+
+void SqCodec::encode(MatrixView<float> x, uint8_t* codes) const {
+  check_encode_input(spec(), x, d(), trained_);
+  sq_.compute_codes(x.data, codes, x.n);
+}
+
+void SqCodec::decode(const uint8_t* codes, size_t n, float* x) const {
+  sq_.decode(codes, x, n);
+}
+
+namespace {
+Registrar reg_sq{{
+    .name = "SQ",
+    .grammar = "SQ{nbits}",
+    .doc = "per-dimension uniform scalar quantizer, nbits in {4,6,8} (FAISS ScalarQuantizer)",
+    .kind = MethodKind::kCodec,
+    .pattern = "SQ([0-9]+)",
+    .ladder = [](size_t) { return std::vector<std::string>{"SQ4", "SQ6", "SQ8"}; },
+    .defaults = [](size_t) { return std::vector<std::string>{"SQ8", "SQ4"}; },
+    .make_transform = nullptr,
+    .make_codec =
+        [](const BuildArgs& a) {
+          SqParams p;
+          p.nbits = parse_int_arg(a.spec(), a.groups[1], "nbits", 4, 8);
+          EC_CHECK(p.nbits != 5 && p.nbits != 7, kBadInput,
+                   a.spec() << ": nbits=" << p.nbits << " is not one of 4, 6, 8");
+          return std::make_unique<SqCodec>(a.d, p);
+        },
+}};
+
+Registrar reg_fp16{{
+    .name = "FP16",
+    .grammar = "FP16",
+    .doc = "IEEE half precision per value: 2d bytes per row (FAISS QT_fp16)",
+    .kind = MethodKind::kCodec,
+    .pattern = "FP16",
+    .ladder = [](size_t) { return std::vector<std::string>{"FP16"}; },
+    .defaults = [](size_t) { return std::vector<std::string>{"FP16"}; },
+    .make_transform = nullptr,
+    .make_codec =
+        [](const BuildArgs& a) {
+          SqParams p;
+          p.nbits = 16;
+          return std::make_unique<SqCodec>(a.d, p);
+        },
+}};
+}  // namespace
+
+}  // namespace embcomp

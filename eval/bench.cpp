@@ -1,0 +1,149 @@
+#include "eval/bench.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "build_info.h"
+#include "eval/knn.h"
+#include "toolkit/registry.h"
+
+namespace embcomp {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+}  // namespace
+
+std::vector<std::string> default_bench_specs(size_t d) {
+  std::vector<std::string> out;
+  // Baselines first, then the rest by family name.
+  for (const char* first : {"Flat", "FP16", "BF16"}) {
+    for (const auto* e : registered_methods())
+      if (e->name == first)
+        for (const auto& s : e->defaults(d)) out.push_back(s);
+  }
+  for (const auto* e : registered_methods()) {
+    if (e->name == "Flat" || e->name == "FP16" || e->name == "BF16") continue;
+    for (const auto& s : e->defaults(d)) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<std::string> split_methods(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ';')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
+                                    const BenchOptions& opt) {
+  EC_CHECK(ds.gt && ds.gt->d >= opt.k, kRuntime, "bench needs ground truth with k columns");
+  const size_t n = ds.base.n, d = ds.base.d;
+  auto codec = make_codec(spec, d, opt.seed);
+  auto progress = [&](const std::string& what) {
+    if (opt.verbose) std::cerr << "  " << codec->spec() << ": " << what << "\n";
+  };
+
+  progress("training on " + std::to_string(n) + " rows");
+  auto t0 = Clock::now();
+  codec->train(ds.base.view());
+  const double train_s = since(t0);
+
+  progress("encoding");
+  std::vector<uint8_t> codes(checked_mul(n, codec->code_size()));
+  t0 = Clock::now();
+  codec->encode(ds.base.view(), codes.data());
+  const double encode_s = since(t0);
+
+  progress("searching " + std::to_string(ds.queries.n) + " queries");
+  t0 = Clock::now();
+  KnnResult found =
+      search_codes(*codec, codes.data(), n, ds.queries.view(), opt.k, ds.search_metric());
+  const double search_s = since(t0);
+  const double recall = recall_at_k(found, *ds.gt, opt.k);
+
+  // Reconstruction error: mean squared error per value, in blocks.
+  double sq_err = 0;
+  {
+    const size_t block = 65536;
+    FloatMatrix dec(std::min(block, n), d);
+    for (size_t s = 0; s < n; s += block) {
+      const size_t nb = std::min(block, n - s);
+      codec->decode(codes.data() + s * codec->code_size(), nb, dec.data());
+      const float* x = ds.base.row(s);
+      for (size_t i = 0; i < nb * d; ++i) {
+        const double e = double(dec.values[i]) - x[i];
+        sq_err += e * e;
+      }
+    }
+  }
+
+  const size_t total = n * codec->code_size() + codec->model_bytes();
+  nlohmann::ordered_json r;
+  r["method"] = codec->spec();
+  r["dataset"] = ds.name;
+  r["n"] = n;
+  r["d"] = d;
+  r["nq"] = ds.queries.n;
+  r["metric"] = metric_name(ds.metric);
+  r["k"] = opt.k;
+  r["code_bytes_per_vector"] = codec->code_size();
+  r["model_bytes"] = codec->model_bytes();
+  r["total_bytes"] = total;
+  r["compression_ratio"] = 4.0 * double(n) * double(d) / double(total);
+  r["recall_at_k"] = recall;
+  r["recon_mse"] = sq_err / double(n * d);
+  r["search"] = codec->search_kind() == SearchKind::kHamming ? "hamming" : "decoded";
+  r["train_s"] = train_s;
+  r["encode_s"] = encode_s;
+  r["search_s"] = search_s;
+  r["seed"] = opt.seed;
+  r["threads"] = omp_get_max_threads();
+  r["build_type"] = EMBCOMP_BUILD_TYPE;
+  r["faiss"] = EMBCOMP_FAISS_FLAVOR;
+  r["git_commit"] = EMBCOMP_GIT_COMMIT;
+  r["version"] = EMBCOMP_VERSION;
+  return r;
+}
+
+std::string format_table(const std::vector<nlohmann::ordered_json>& records, size_t k) {
+  std::ostringstream os;
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-22s %9s %11s %12s %8s %10s %10s %9s %9s %9s\n", "method",
+                "B/vector", "model B", "total MB", "ratio",
+                ("recall@" + std::to_string(k)).c_str(), "mse", "train s", "encode s",
+                "search s");
+  os << line;
+  for (const auto& r : records) {
+    if (r.contains("error")) {
+      std::snprintf(line, sizeof(line), "%-22s failed: %s\n",
+                    r["method"].get<std::string>().c_str(),
+                    r["error"].get<std::string>().c_str());
+      os << line;
+      continue;
+    }
+    std::snprintf(line, sizeof(line), "%-22s %9zu %11zu %12.3f %8.2f %10.4f %10.3g %9.2f %9.2f %9.2f\n",
+                  r["method"].get<std::string>().c_str(),
+                  r["code_bytes_per_vector"].get<size_t>(), r["model_bytes"].get<size_t>(),
+                  r["total_bytes"].get<double>() / 1e6, r["compression_ratio"].get<double>(),
+                  r["recall_at_k"].get<double>(), r["recon_mse"].get<double>(),
+                  r["train_s"].get<double>(), r["encode_s"].get<double>(),
+                  r["search_s"].get<double>());
+    os << line;
+  }
+  return os.str();
+}
+
+}  // namespace embcomp

@@ -1,0 +1,34 @@
+// `embcomp bench`: for each method spec, train on the base rows, encode them, search the
+// queries with the method's own search, and measure exact bytes, recall and times.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "toolkit/dataset.h"
+
+namespace embcomp {
+
+struct BenchOptions {
+  size_t k = 10;           ///< recall is k-recall@k
+  uint64_t seed = 1234;    ///< seed handed to every method
+  int threads = 0;         ///< OpenMP threads, 0 = all cores
+  bool verbose = true;     ///< progress on stderr
+};
+
+/// The default method list for dimension d: every registered family's defaults.
+std::vector<std::string> default_bench_specs(size_t d);
+
+/// Splits "SQ8;PQ25x8;PCA64,SQ8" on ';' (surrounding spaces dropped, empty parts skipped).
+std::vector<std::string> split_methods(const std::string& list);
+
+/// Runs one method; ds.gt must hold at least k columns. Returns the record (fields in
+/// docs/bench.md). Throws on failure.
+nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
+                                    const BenchOptions& opt);
+
+/// A fixed-width text table of records, one row per method.
+std::string format_table(const std::vector<nlohmann::ordered_json>& records, size_t k);
+
+}  // namespace embcomp

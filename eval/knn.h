@@ -1,0 +1,40 @@
+// Exact k-nearest-neighbour search: over float rows (BLAS-blocked, multi-threaded, via
+// FAISS's brute-force kernels), over the decoded rows of a codec (decoded block by block,
+// so memory stays O(block * d)), and over binary codes by Hamming distance.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compressors/codec.h"
+#include "toolkit/matrix.h"
+#include "toolkit/metric.h"
+
+namespace embcomp {
+
+/// Top-k per query, best first. ids: nq * k, row-major (-1 where fewer than k rows);
+/// scores: nq * k (squared L2 distance, inner product, or Hamming distance).
+struct KnnResult {
+  size_t nq = 0;
+  size_t k = 0;
+  std::vector<int64_t> ids;
+  std::vector<float> scores;
+};
+
+/// Exact search of queries in base. For kAngular the rows must already be normalized.
+KnnResult exact_knn(MatrixView<float> base, MatrixView<float> queries, size_t k, Metric metric);
+
+/// Search with the codec's own search: for SearchKind::kDecoded, fp32 queries against
+/// the decoded rows (decoded in blocks of block_rows); for kHamming, the queries are
+/// encoded and compared to the codes by Hamming distance.
+/// codes: n * codec.code_size() bytes.
+KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
+                       MatrixView<float> queries, size_t k, Metric metric,
+                       size_t block_rows = 65536);
+
+/// Mean over queries of |found[:k] intersect truth[:k]| / k (k-recall@k).
+/// truth must have at least k columns.
+double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k);
+
+}  // namespace embcomp

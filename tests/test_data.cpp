@@ -1,0 +1,48 @@
+#include "test_data.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+namespace embcomp::testing {
+
+FloatMatrix low_rank(size_t n, size_t d, size_t rank, float noise, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  std::vector<float> basis(rank * d);
+  for (auto& b : basis) b = gauss(rng) / std::sqrt(static_cast<float>(rank));
+  FloatMatrix x(n, d);
+  std::vector<float> z(rank);
+  for (size_t i = 0; i < n; ++i) {
+    for (auto& v : z) v = gauss(rng);
+    float* xi = x.row(i);
+    for (size_t j = 0; j < d; ++j) {
+      float s = 0;
+      for (size_t r = 0; r < rank; ++r) s += z[r] * basis[r * d + j];
+      xi[j] = s + noise * gauss(rng);
+    }
+  }
+  return x;
+}
+
+void normalize_rows(FloatMatrix& x) {
+  for (size_t i = 0; i < x.n; ++i) {
+    double s = 0;
+    for (size_t j = 0; j < x.d; ++j) s += double(x.row(i)[j]) * x.row(i)[j];
+    float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
+    for (size_t j = 0; j < x.d; ++j) x.row(i)[j] *= inv;
+  }
+}
+
+std::string temp_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path p = fs::temp_directory_path() /
+               ("embcomp_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+}  // namespace embcomp::testing

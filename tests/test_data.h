@@ -1,0 +1,22 @@
+// Seeded, structured test data shared by the test suite (never std::random_device).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "toolkit/matrix.h"
+
+namespace embcomp::testing {
+
+/// n x d matrix of low intrinsic dimension: x = z * B + noise, z ~ N(0, 1)^rank,
+/// B ~ N(0, 1)^(rank x d) / sqrt(rank), noise ~ N(0, noise^2). Deterministic in seed.
+FloatMatrix low_rank(size_t n, size_t d, size_t rank, float noise, uint64_t seed);
+
+/// Rows scaled to unit L2 norm, in place.
+void normalize_rows(FloatMatrix& x);
+
+/// A fresh empty temporary directory for one test (removed by the OS tmp cleaner,
+/// named after the test so that parallel ctest runs do not collide).
+std::string temp_dir(const std::string& name);
+
+}  // namespace embcomp::testing

@@ -1,0 +1,1204 @@
+// Vector file I/O; the formats are described in io.h.
+//
+// Every reader has the same shape: pick the format from the extension, confirm it from the
+// content (magic bytes, header fields, exact file size), allocate only once the size is known to
+// agree with the file, then read in large chunks (kChunkBytes per call), converting and checking
+// finiteness chunk by chunk while the data is still in cache.
+// Every writer validates its input, writes to an AtomicFile's temporary and renames it at the end.
+#include "toolkit/io.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace embcomp {
+
+// All formats are little endian and are read and written with memcpy.
+static_assert(std::endian::native == std::endian::little,
+              "io.cpp assumes a little-endian host; a big-endian one needs byte swaps");
+
+namespace {
+
+/// Bytes per read/write call: large enough that a 1M x 768 fvecs takes ~200 syscalls, small
+/// enough that the staging buffer stays modest.
+constexpr size_t kChunkBytes = size_t{16} << 20;
+/// Sane range of the per-row d of .fvecs/.ivecs/.bvecs; it is how we recognize such a file.
+constexpr size_t kMaxTexmexD = size_t{1} << 20;
+/// Longest .npy header we accept (NumPy itself refuses headers over 10000 bytes by default).
+constexpr size_t kMaxNpyHeader = size_t{1} << 20;
+/// A filtered (compressed) HDF5 dataset may hold at most this many bytes per stored byte;
+/// deflate's maximum ratio is about 1032:1. Bounds allocations from a corrupted header.
+constexpr uint64_t kMaxCompressionRatio = 1100;
+
+constexpr char kNpyMagic[] = "\x93NUMPY";               // 6 bytes, then major, minor
+constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";  // 8 bytes
+
+std::string sys_error(int err) { return std::generic_category().message(err); }
+
+/// kBadInput when an open failed because of the path the user gave, kRuntime otherwise.
+ErrorKind open_error_kind(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+      return ErrorKind::kBadInput;
+    default:
+      return ErrorKind::kRuntime;
+  }
+}
+
+/// checked_mul, with the file named in the error.
+size_t mul(const std::string& path, size_t a, size_t b) {
+  try {
+    return checked_mul(a, b);
+  } catch (const Error& e) {
+    EC_THROW(kBadInput, path << ": " << e.message());
+  }
+}
+
+size_t add(const std::string& path, size_t a, size_t b) {
+  EC_CHECK(b <= std::numeric_limits<size_t>::max() - a, kBadInput,
+           path << ": size overflow: " << a << " + " << b);
+  return a + b;
+}
+
+std::string extension_of(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+// ---- element types -------------------------------------------------------------------------
+
+/// On-disk element types.
+enum class Elem { kF32, kF16, kI32, kI64, kU8 };
+
+struct ElemInfo {
+  size_t size;
+  const char* name;
+  bool is_float;
+};
+
+ElemInfo elem_info(Elem e) {
+  switch (e) {
+    case Elem::kF32:
+      return {4, "float32", true};
+    case Elem::kF16:
+      return {2, "float16", true};
+    case Elem::kI32:
+      return {4, "int32", false};
+    case Elem::kI64:
+      return {8, "int64", false};
+    case Elem::kU8:
+      return {1, "uint8", false};
+  }
+  return {1, "?", false};
+}
+
+/// IEEE 754 binary16, stored as its bits.
+struct Half {
+  uint16_t bits;
+};
+
+/// Exact widening of a binary16 value:
+///   exp == 31: Inf (mant == 0) or NaN, payload kept
+///   exp == 0:  subnormal mant * 2^-24 (or signed zero)
+///   else:      (-1)^sign * 2^(exp - 15) * (1 + mant / 1024), rebiased to 127
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  if (exp == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
+  if (exp != 0) return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));
+  const float f = static_cast<float>(mant) * 0x1p-24f;  // exact: mant has 10 bits
+  return sign ? -f : f;
+}
+
+template <class Dst, class Src>
+Dst convert(Src s) {
+  if constexpr (std::is_same_v<Src, Half>) {
+    return static_cast<Dst>(half_to_float(s.bits));
+  } else {
+    return static_cast<Dst>(s);
+  }
+}
+
+template <class Src>
+constexpr bool kFloatSource = std::is_same_v<Src, float> || std::is_same_v<Src, Half>;
+
+/// read_ids accepts only integer data: converting floats to ids would hide a wrong file.
+template <class Dst>
+void require_readable_as(const std::string& path, Elem e) {
+  if constexpr (std::is_integral_v<Dst>) {
+    EC_CHECK(!elem_info(e).is_float, kBadInput,
+             path << ": holds " << elem_info(e).name << " values, not integer ids");
+  }
+}
+
+/// Throws kBadInput naming the first NaN/Inf among x[0..count), which are elements
+/// first .. first + count of a row-major matrix with d columns. Tests the exponent bits rather
+/// than std::isfinite so that a -ffast-math build (which may assume there are no NaNs) still
+/// catches them; the branch-free scan vectorizes and the locating loop runs only on failure.
+void check_finite(const std::string& path, const std::string& where, const float* x, size_t count,
+                  size_t first, size_t d, const char* note = "") {
+  constexpr uint32_t kExp = 0x7f800000u;
+  uint32_t bad = 0;
+  for (size_t i = 0; i < count; ++i) bad |= (std::bit_cast<uint32_t>(x[i]) & kExp) == kExp;
+  if (!bad) return;
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
+    if ((bits & kExp) != kExp) continue;
+    const char* what = (bits & 0x007fffffu) ? "NaN" : (bits >> 31) ? "-Inf" : "Inf";
+    const size_t e = first + i;
+    EC_THROW(kBadInput, path << ": " << where << "row " << e / d << " column " << e % d << " is "
+                             << what << note);
+  }
+}
+
+// ---- plain files -----------------------------------------------------------------------------
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+/// A regular file opened for reading, with its size. Every error names the path.
+class InFile {
+ public:
+  explicit InFile(const std::string& path)
+      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_.get() < 0) {
+      const int err = errno;
+      throw Error(open_error_kind(err), path + ": cannot open: " + sys_error(err), __FILE__,
+                  __LINE__);
+    }
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) {
+      const int err = errno;
+      EC_THROW(kRuntime, path << ": cannot stat: " << sys_error(err));
+    }
+    EC_CHECK(!S_ISDIR(st.st_mode), kBadInput, path << ": is a directory, not a file");
+    EC_CHECK(S_ISREG(st.st_mode), kBadInput, path << ": is not a regular file");
+    size_ = static_cast<uint64_t>(st.st_size);
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // only a hint
+  }
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+
+  /// Reads exactly bytes at offset (the caller has checked they lie inside the file).
+  void read_at(uint64_t offset, void* dst, size_t bytes) const {
+    auto* p = static_cast<char*>(dst);
+    while (bytes > 0) {
+      const ssize_t r = ::pread(fd_.get(), p, bytes, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        EC_THROW(kRuntime, path_ << ": read error at offset " << offset << ": " << sys_error(err));
+      }
+      EC_CHECK(r > 0, kBadInput,
+               path_ << ": truncated: file ended at offset " << offset
+                     << " (did it change while being read?)");
+      p += r;
+      offset += static_cast<uint64_t>(r);
+      bytes -= static_cast<size_t>(r);
+    }
+  }
+
+  bool starts_with(const char* magic, size_t len) const {
+    if (size_ < len) return false;
+    std::string head(len, '\0');
+    read_at(0, head.data(), len);
+    return std::memcmp(head.data(), magic, len) == 0;
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+};
+
+/// The temporary of an AtomicFile, opened for writing; errors name the final path.
+class OutFile {
+ public:
+  OutFile(const std::string& path, const std::string& tmp)
+      : path_(path), fd_(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) {
+    if (fd_.get() < 0) {
+      const int err = errno;
+      throw Error(open_error_kind(err), path + ": cannot create '" + tmp + "': " + sys_error(err),
+                  __FILE__, __LINE__);
+    }
+  }
+
+  void write(const void* src, size_t bytes) {
+    const auto* p = static_cast<const char*>(src);
+    while (bytes > 0) {
+      const ssize_t w = ::write(fd_.get(), p, bytes);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        EC_THROW(kRuntime, path_ << ": write failed: " << sys_error(err));
+      }
+      p += w;
+      bytes -= static_cast<size_t>(w);
+    }
+  }
+
+  /// Closes and reports a failure (a destructor could not).
+  void close() {
+    if (::close(fd_.release()) != 0) {
+      const int err = errno;
+      EC_THROW(kRuntime, path_ << ": write failed on close: " << sys_error(err));
+    }
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+// ---- contiguous payloads (fbin/ibin/u8bin, npy, raw) --------------------------------------
+
+/// Where the n x d elements of a headered file lie: row-major from byte offset.
+struct Layout {
+  size_t n = 0;
+  size_t d = 0;
+  Elem elem = Elem::kF32;
+  uint64_t offset = 0;
+};
+
+/// Throws unless the file holds exactly l.offset + l.n * l.d elements; origin says which
+/// header fields promised that many.
+void check_payload_size(const InFile& f, const Layout& l, const std::string& origin) {
+  const std::string& path = f.path();
+  EC_CHECK(l.d >= 1, kBadInput, path << ": d=0 in " << origin);
+  const size_t bytes = add(path, l.offset, mul(path, mul(path, l.n, l.d), elem_info(l.elem).size));
+  if (f.size() == bytes) return;
+  EC_THROW(kBadInput, path << ": " << (f.size() < bytes ? "truncated: " : "") << "file size "
+                           << f.size() << " does not match the " << bytes << " bytes implied by "
+                           << origin);
+}
+
+/// Reads out.n * out.d elements of Src from offset into out, converting, in chunks.
+template <class Src, class Dst>
+void read_payload(const InFile& f, uint64_t offset, Matrix<Dst>& out, bool check) {
+  const size_t total = out.values.size();
+  const size_t per_chunk = std::max<size_t>(1, kChunkBytes / sizeof(Src));
+  std::vector<Src> stage;  // one chunk of raw elements, when a conversion is needed
+  if constexpr (!std::is_same_v<Src, Dst>) stage.resize(std::min(per_chunk, total));
+  size_t m = 0;
+  for (size_t done = 0; done < total; done += m) {
+    m = std::min(per_chunk, total - done);
+    Dst* dst = out.data() + done;
+    if constexpr (std::is_same_v<Src, Dst>) {
+      f.read_at(offset + done * sizeof(Src), dst, m * sizeof(Src));
+    } else {
+      f.read_at(offset + done * sizeof(Src), stage.data(), m * sizeof(Src));
+      for (size_t i = 0; i < m; ++i) dst[i] = convert<Dst>(stage[i]);
+    }
+    if constexpr (std::is_same_v<Dst, float> && kFloatSource<Src>) {
+      if (check) check_finite(f.path(), "", dst, m, done, out.d);
+    }
+  }
+}
+
+template <class Dst>
+Matrix<Dst> read_layout(const InFile& f, const Layout& l, bool check) {
+  require_readable_as<Dst>(f.path(), l.elem);
+  Matrix<Dst> out(l.n, l.d);
+  switch (l.elem) {
+    case Elem::kF32:
+      read_payload<float>(f, l.offset, out, check);
+      break;
+    case Elem::kF16:
+      read_payload<Half>(f, l.offset, out, check);
+      break;
+    case Elem::kI32:
+      read_payload<int32_t>(f, l.offset, out, check);
+      break;
+    case Elem::kI64:
+      read_payload<int64_t>(f, l.offset, out, check);
+      break;
+    case Elem::kU8:
+      read_payload<uint8_t>(f, l.offset, out, check);
+      break;
+  }
+  return out;
+}
+
+/// big-ann header: uint32 n, uint32 d.
+Layout bin_layout(const InFile& f, Elem elem) {
+  const std::string& path = f.path();
+  EC_CHECK(f.size() >= 8, kBadInput,
+           path << ": truncated: file size " << f.size()
+                << " is smaller than the 8-byte header (uint32 n, uint32 d)");
+  uint32_t header[2] = {0, 0};
+  f.read_at(0, header, sizeof header);
+  Layout l{header[0], header[1], elem, 8};
+  std::ostringstream origin;
+  origin << "the header (n=" << l.n << ", d=" << l.d << ", " << elem_info(elem).name << ": 8 + n*d*"
+         << elem_info(elem).size << " bytes)";
+  check_payload_size(f, l, origin.str());
+  return l;
+}
+
+/// Headerless float32 with a given d.
+Layout raw_layout(const InFile& f, size_t d) {
+  const std::string& path = f.path();
+  EC_CHECK(d > 0, kUsage,
+           path << ": a headerless float32 file needs its dimension d (ReadOptions::raw_d)");
+  EC_CHECK(!f.starts_with(kNpyMagic, 6), kBadInput,
+           path << ": starts with the NumPy magic; it is a .npy file, not headerless float32");
+  EC_CHECK(!f.starts_with(kHdf5Signature, 8), kBadInput,
+           path << ": starts with the HDF5 signature; it is an .hdf5 file, not headerless float32");
+  EC_CHECK(f.size() > 0, kBadInput, path << ": empty file");
+  const size_t row_bytes = mul(path, d, sizeof(float));
+  EC_CHECK(f.size() % row_bytes == 0, kBadInput,
+           path << ": truncated: file size " << f.size() << " is not a multiple of the row size "
+                << row_bytes << " (d=" << d << ")");
+  return {static_cast<size_t>(f.size() / row_bytes), d, Elem::kF32, 0};
+}
+
+// ---- .npy ------------------------------------------------------------------------------------
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<uint64_t> shape;
+};
+
+/// Parses the Python dict literal of a .npy header:
+///   {'descr': '<f4', 'fortran_order': False, 'shape': (1000, 128), }
+class NpyHeaderParser {
+ public:
+  NpyHeaderParser(const std::string& path, const std::string& text) : path_(path), text_(text) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool seen_descr = false, seen_fortran = false, seen_shape = false;
+    expect('{');
+    while (!eat('}')) {
+      const std::string key = string_literal();
+      expect(':');
+      if (key == "descr") {
+        if (peek() == '[') fail("structured dtypes are not supported");
+        h.descr = string_literal();
+        seen_descr = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        seen_fortran = true;
+      } else if (key == "shape") {
+        h.shape = tuple();
+        seen_shape = true;
+      } else {
+        fail("unexpected key '" + key + "'");
+      }
+      if (!eat(',')) {
+        expect('}');
+        break;
+      }
+    }
+    if (!seen_descr || !seen_fortran || !seen_shape) {
+      fail("it needs the keys 'descr', 'fortran_order' and 'shape'");
+    }
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    std::string shown = text_.substr(0, 200);
+    while (!shown.empty() && std::isspace(static_cast<unsigned char>(shown.back()))) {
+      shown.pop_back();
+    }
+    EC_THROW(kBadInput, path_ << ": malformed .npy header: " << what << " at offset " << pos_
+                              << " in \"" << shown << "\"");
+  }
+  char peek() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+    return pos_ < text_.size() ? text_[pos_] : '\0';
+  }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  void expect(char c) {
+    if (!eat(c)) fail(std::string("expected '") + c + "'");
+  }
+  std::string string_literal() {
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') fail("expected a string");
+    const size_t end = text_.find(quote, pos_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string s = text_.substr(pos_ + 1, end - pos_ - 1);
+    pos_ = end + 1;
+    return s;
+  }
+  bool boolean() {
+    peek();
+    for (const char* word : {"True", "False"}) {
+      if (text_.compare(pos_, std::strlen(word), word) == 0) {
+        pos_ += std::strlen(word);
+        return word[0] == 'T';
+      }
+    }
+    fail("expected True or False");
+  }
+  uint64_t integer() {
+    peek();
+    if (pos_ >= text_.size() || !std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
+      fail("expected a non-negative integer");
+    }
+    uint64_t v = 0;
+    while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
+      const uint64_t digit = static_cast<uint64_t>(text_[pos_] - '0');
+      if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) fail("integer overflow");
+      v = v * 10 + digit;
+      ++pos_;
+    }
+    if (pos_ < text_.size() && (text_[pos_] == 'L' || text_[pos_] == 'l')) ++pos_;  // Python 2
+    return v;
+  }
+  std::vector<uint64_t> tuple() {
+    std::vector<uint64_t> t;
+    expect('(');
+    while (!eat(')')) {
+      t.push_back(integer());
+      if (!eat(',')) {
+        expect(')');
+        break;
+      }
+    }
+    return t;
+  }
+
+  const std::string& path_;
+  const std::string& text_;
+  size_t pos_ = 0;
+};
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << (shape.size() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+Layout npy_layout(const InFile& f) {
+  const std::string& path = f.path();
+  EC_CHECK(f.size() >= 10 && f.starts_with(kNpyMagic, 6), kBadInput,
+           path << ": not a .npy file (no \\x93NUMPY magic at the start)");
+  uint8_t version[2] = {0, 0};
+  f.read_at(6, version, 2);
+  EC_CHECK(version[0] >= 1 && version[0] <= 3 && version[1] == 0, kBadInput,
+           path << ": unsupported .npy format version " << int{version[0]} << "." << int{version[1]}
+                << " (supported: 1.0, 2.0, 3.0)");
+  // v1: uint16 header length at byte 8; v2 and v3 (UTF-8 header): uint32.
+  size_t header_len = 0, header_start = 0;
+  if (version[0] == 1) {
+    uint16_t len = 0;
+    f.read_at(8, &len, 2);
+    header_len = len;
+    header_start = 10;
+  } else {
+    EC_CHECK(f.size() >= 12, kBadInput,
+             path << ": truncated: file size " << f.size() << " ends inside the .npy preamble");
+    uint32_t len = 0;
+    f.read_at(8, &len, 4);
+    header_len = len;
+    header_start = 12;
+  }
+  EC_CHECK(header_len <= kMaxNpyHeader, kBadInput,
+           path << ": .npy header length " << header_len << " is implausible (corrupted file?)");
+  EC_CHECK(header_start + header_len <= f.size(), kBadInput,
+           path << ": truncated: the .npy header of " << header_len
+                << " bytes does not fit in the file size " << f.size());
+  std::string text(header_len, '\0');
+  f.read_at(header_start, text.data(), header_len);
+  const NpyHeader h = NpyHeaderParser(path, text).parse();
+
+  EC_CHECK(!h.fortran_order, kBadInput,
+           path << ": fortran_order=True is not supported; save a C-order array "
+                   "(np.save(path, np.ascontiguousarray(x)))");
+  Layout l;
+  l.offset = header_start + header_len;
+  if (h.descr == "<f4") {
+    l.elem = Elem::kF32;
+  } else if (h.descr == "<f2") {
+    l.elem = Elem::kF16;
+  } else if (h.descr == "<i4") {
+    l.elem = Elem::kI32;
+  } else if (h.descr == "<i8") {
+    l.elem = Elem::kI64;
+  } else if (h.descr == "|u1" || h.descr == "<u1") {
+    l.elem = Elem::kU8;
+  } else if (!h.descr.empty() && h.descr[0] == '>') {
+    EC_THROW(kBadInput, path << ": big-endian dtype '" << h.descr
+                             << "' is not supported; convert with x.astype('<" << h.descr.substr(1)
+                             << "')");
+  } else {
+    EC_THROW(kBadInput, path << ": unsupported dtype '" << h.descr
+                             << "' (supported: <f4, <f2, <i4, <i8, |u1)");
+  }
+  EC_CHECK(h.shape.size() == 2, kBadInput,
+           path << ": expected a 2-D array (n, d), got shape " << shape_string(h.shape));
+  l.n = h.shape[0];
+  l.d = h.shape[1];
+  check_payload_size(f, l, "shape " + shape_string(h.shape) + " and dtype '" + h.descr + "'");
+  return l;
+}
+
+// ---- .fvecs / .ivecs / .bvecs ------------------------------------------------------------
+
+/// TEXMEX: every row is int32 d, then d values of Src. Rows are read many per call and each
+/// row's d is checked against the first.
+template <class Src, class Dst>
+Matrix<Dst> read_texmex(const InFile& f, bool check) {
+  const std::string& path = f.path();
+  EC_CHECK(f.size() > 0, kBadInput, path << ": empty file");
+  EC_CHECK(
+      f.size() >= 4, kBadInput,
+      path << ": truncated: file size " << f.size() << " is smaller than the 4-byte row header");
+  int32_t d32 = 0;
+  f.read_at(0, &d32, sizeof d32);
+  EC_CHECK(d32 >= 1 && static_cast<size_t>(d32) <= kMaxTexmexD, kBadInput,
+           path << ": not a " << extension_of(path) << " file: the first row header says d=" << d32
+                << ", outside 1.." << kMaxTexmexD);
+  const size_t d = static_cast<size_t>(d32);
+  const size_t row_bytes = sizeof(int32_t) + d * sizeof(Src);
+  EC_CHECK(f.size() % row_bytes == 0, kBadInput,
+           path << ": truncated: file size " << f.size() << " is not a multiple of the row size "
+                << row_bytes << " (d=" << d << ")");
+  const size_t n = static_cast<size_t>(f.size() / row_bytes);
+  Matrix<Dst> out(n, d);
+
+  const size_t rows_per_chunk = std::max<size_t>(1, kChunkBytes / row_bytes);
+  std::vector<char> buf(std::min(rows_per_chunk, n) * row_bytes);  // m rows as stored
+  size_t m = 0;
+  for (size_t i0 = 0; i0 < n; i0 += m) {
+    m = std::min(rows_per_chunk, n - i0);
+    f.read_at(i0 * row_bytes, buf.data(), m * row_bytes);
+    for (size_t r = 0; r < m; ++r) {
+      const char* p = buf.data() + r * row_bytes;
+      int32_t dr = 0;
+      std::memcpy(&dr, p, sizeof dr);
+      EC_CHECK(dr == d32, kBadInput,
+               path << ": row " << i0 + r << " has d=" << dr << " but row 0 has d=" << d);
+      p += sizeof(int32_t);
+      Dst* dst = out.row(i0 + r);
+      if constexpr (std::is_same_v<Src, Dst>) {
+        std::memcpy(dst, p, d * sizeof(Src));
+      } else {
+        for (size_t j = 0; j < d; ++j) {
+          Src v;
+          std::memcpy(&v, p + j * sizeof(Src), sizeof(Src));
+          dst[j] = static_cast<Dst>(v);
+        }
+      }
+    }
+    if constexpr (std::is_same_v<Src, float> && std::is_same_v<Dst, float>) {
+      if (check) check_finite(path, "", out.row(i0), m * d, i0 * d, d);
+    }
+  }
+  return out;
+}
+
+// ---- HDF5 ------------------------------------------------------------------------------------
+
+/// Serial HDF5 is not thread-safe, so every use here holds this lock. It also turns off HDF5's
+/// own error-stack printing: a bad file must give our one line, not a page of HDF5 internals.
+class Hdf5Lock {
+ public:
+  Hdf5Lock() : lock_(mutex()) { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
+};
+
+/// The innermost message of HDF5's error stack, as " (HDF5: ...)", or "".
+std::string hdf5_error() {
+  std::string msg;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        auto* s = static_cast<std::string*>(data);
+        if (s->empty() && e->desc) *s = e->desc;
+        return 0;
+      },
+      &msg);
+  H5Eclear2(H5E_DEFAULT);
+  return msg.empty() ? "" : " (HDF5: " + msg + ")";
+}
+
+/// An HDF5 identifier closed by its own close function.
+class H5Id {
+ public:
+  using Close = herr_t (*)(hid_t);
+  H5Id(hid_t id, Close close) : id_(id), close_(close) {}
+  ~H5Id() {
+    if (id_ >= 0) close_(id_);
+  }
+  H5Id(const H5Id&) = delete;
+  H5Id& operator=(const H5Id&) = delete;
+  hid_t get() const { return id_; }
+  /// Closes now and reports whether it worked (a file being written must know).
+  bool close() { return close_(std::exchange(id_, -1)) >= 0; }
+
+ private:
+  hid_t id_;
+  Close close_;
+};
+
+H5Id h5_check(hid_t id, H5Id::Close close, const std::string& path, const std::string& what,
+              ErrorKind kind = ErrorKind::kBadInput) {
+  if (id < 0) throw Error(kind, path + ": " + what + hdf5_error(), __FILE__, __LINE__);
+  return H5Id(id, close);
+}
+
+bool h5_exists(hid_t file, const std::string& name) {
+  const bool yes = H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  return yes;
+}
+
+/// " (it has: a, b, c)": the links at the root, to help with a misspelled dataset name.
+std::string h5_root_names(hid_t file) {
+  std::vector<std::string> names;
+  H5Literate(
+      file, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        auto* v = static_cast<std::vector<std::string>*>(data);
+        if (v->size() >= 10) return 1;  // enough to help; stop
+        v->emplace_back(name);
+        return 0;
+      },
+      &names);
+  H5Eclear2(H5E_DEFAULT);
+  if (names.empty()) return " (it has nothing at the root)";
+  std::string s = " (it has: ";
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+  return s + ")";
+}
+
+/// Checks the HDF5 signature (at 0, or after a user block at 512, 1024, 2048, ...: HDF5 file
+/// format spec, "Superblock") before handing the file to HDF5. Returns the file size.
+uint64_t confirm_hdf5(const std::string& path) {
+  const InFile f(path);
+  char sig[8];
+  for (uint64_t off = 0; off + sizeof sig <= f.size(); off = off == 0 ? 512 : off * 2) {
+    f.read_at(off, sig, sizeof sig);
+    if (std::memcmp(sig, kHdf5Signature, sizeof sig) == 0) return f.size();
+  }
+  EC_THROW(kBadInput, path << ": not an HDF5 file (no HDF5 signature)");
+}
+
+H5Id h5_open(const std::string& path) {
+  return h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, path,
+                  "cannot open as HDF5");
+}
+
+/// Reads a 2-D dataset, converting its values to Dst (HDF5 converts float64 -> float32 and
+/// int32 -> int64). Checks the claimed size against the file size before allocating.
+template <class Dst>
+Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
+                    const std::string& name, bool check) {
+  EC_CHECK(h5_exists(file, name), kBadInput,
+           path << ": no dataset '" << name << "'" << h5_root_names(file));
+  const std::string what = "dataset '" + name + "'";
+  H5Id ds =
+      h5_check(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, path, "cannot open " + what);
+  H5Id type = h5_check(H5Dget_type(ds.get()), H5Tclose, path, "cannot get the type of " + what);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  const size_t type_size = H5Tget_size(type.get());
+  if constexpr (std::is_integral_v<Dst>) {
+    EC_CHECK(cls != H5T_FLOAT, kBadInput,
+             path << ": " << what << " holds floating-point values, not integer ids");
+    EC_CHECK(cls == H5T_INTEGER, kBadInput, path << ": " << what << " is not an integer array");
+  } else {
+    EC_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, kBadInput,
+             path << ": " << what << " is not a numeric array");
+  }
+  EC_CHECK(type_size > 0, kBadInput, path << ": " << what << " has an invalid type");
+
+  H5Id space = h5_check(H5Dget_space(ds.get()), H5Sclose, path, "cannot get the shape of " + what);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  EC_CHECK(rank == 2, kBadInput,
+           path << ": " << what << " has rank " << rank << ", expected a 2-D (n, d) array");
+  hsize_t dims[2] = {0, 0};
+  EC_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr) == 2, kBadInput,
+           path << ": cannot get the shape of " << what << hdf5_error());
+  const size_t n = dims[0], d = dims[1];
+  EC_CHECK(d >= 1, kBadInput, path << ": " << what << " has d=0");
+  const size_t bytes = mul(path, mul(path, n, d), type_size);
+  H5Id dcpl = h5_check(H5Dget_create_plist(ds.get()), H5Pclose, path,
+                       "cannot get the storage properties of " + what);
+  const bool filtered = H5Pget_nfilters(dcpl.get()) > 0;
+  const uint64_t limit = filtered ? file_size * kMaxCompressionRatio : file_size;
+  EC_CHECK(bytes <= limit, kBadInput,
+           path << ": " << what << " claims shape (" << n << ", " << d << ") of " << bytes
+                << " bytes, more than the file of " << file_size << " bytes can hold");
+
+  Matrix<Dst> out(n, d);
+  const hid_t mem_type = std::is_integral_v<Dst> ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+  if (!out.values.empty()) {
+    EC_CHECK(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0, kBadInput,
+             path << ": cannot read " << what << hdf5_error());
+  }
+  if constexpr (std::is_same_v<Dst, float>) {
+    const char* note = cls == H5T_FLOAT && type_size > 4 ? " (after conversion to float32)" : "";
+    if (check) check_finite(path, what + " ", out.data(), out.values.size(), 0, d, note);
+  }
+  return out;
+}
+
+/// The root attribute "distance", a fixed- or variable-length string; "" when absent.
+std::string h5_read_distance(hid_t file, const std::string& path) {
+  if (H5Aexists(file, "distance") <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "";
+  }
+  const std::string what = "attribute 'distance'";
+  H5Id attr =
+      h5_check(H5Aopen(file, "distance", H5P_DEFAULT), H5Aclose, path, "cannot open " + what);
+  H5Id type = h5_check(H5Aget_type(attr.get()), H5Tclose, path, "cannot get the type of " + what);
+  EC_CHECK(H5Tget_class(type.get()) == H5T_STRING, kBadInput,
+           path << ": " << what << " is not a string");
+  H5Id space =
+      h5_check(H5Aget_space(attr.get()), H5Sclose, path, "cannot get the shape of " + what);
+  EC_CHECK(H5Sget_simple_extent_npoints(space.get()) == 1, kBadInput,
+           path << ": " << what << " is not a single string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Id mem = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot read " + what);
+    EC_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
+                 H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,
+             kBadInput, path << ": cannot read " << what << hdf5_error());
+    char* s = nullptr;
+    EC_CHECK(H5Aread(attr.get(), mem.get(), &s) >= 0, kBadInput,
+             path << ": cannot read " << what << hdf5_error());
+    std::string value = s ? s : "";
+    H5free_memory(s);
+    return value;
+  }
+  // Fixed length: read the bytes as stored; they may be NUL- or space-padded.
+  const size_t size = H5Tget_size(type.get());
+  EC_CHECK(size > 0 && size <= (size_t{1} << 16), kBadInput,
+           path << ": " << what << " has an implausible length " << size);
+  std::string value(size, '\0');
+  EC_CHECK(H5Aread(attr.get(), type.get(), value.data()) >= 0, kBadInput,
+           path << ": cannot read " << what << hdf5_error());
+  value.resize(std::strlen(value.c_str()));
+  while (!value.empty() && value.back() == ' ') value.pop_back();
+  return value;
+}
+
+void h5_write(hid_t file, const std::string& path, const char* name, hid_t file_type,
+              hid_t mem_type, const void* data, size_t n, size_t d) {
+  const std::string what = std::string("dataset '") + name + "'";
+  const hsize_t dims[2] = {n, d};
+  H5Id space = h5_check(H5Screate_simple(2, dims, nullptr), H5Sclose, path,
+                        "cannot create the shape of " + what, ErrorKind::kRuntime);
+  H5Id ds = h5_check(
+      H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose, path, "cannot create " + what, ErrorKind::kRuntime);
+  if (n > 0 && d > 0) {
+    EC_CHECK(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, kRuntime,
+             path << ": cannot write " << what << hdf5_error());
+  }
+}
+
+void h5_write_distance(hid_t file, const std::string& path, const std::string& distance) {
+  // A scalar variable-length UTF-8 string, as h5py writes f.attrs["distance"] = "angular".
+  H5Id type = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot write attribute 'distance'",
+                       ErrorKind::kRuntime);
+  EC_CHECK(
+      H5Tset_size(type.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0,
+      kRuntime, path << ": cannot write attribute 'distance'" << hdf5_error());
+  H5Id space = h5_check(H5Screate(H5S_SCALAR), H5Sclose, path, "cannot write attribute 'distance'",
+                        ErrorKind::kRuntime);
+  H5Id attr =
+      h5_check(H5Acreate2(file, "distance", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               H5Aclose, path, "cannot write attribute 'distance'", ErrorKind::kRuntime);
+  const char* s = distance.c_str();
+  EC_CHECK(H5Awrite(attr.get(), type.get(), &s) >= 0, kRuntime,
+           path << ": cannot write attribute 'distance'" << hdf5_error());
+}
+
+template <class T>
+void check_view(const std::string& path, const char* name, MatrixView<T> x) {
+  EC_CHECK(x.data != nullptr || x.n == 0 || x.d == 0, kUsage,
+           path << ": " << name << " has no data for " << x.n << " x " << x.d);
+}
+
+/// train is always written, test when given (write_floats writes train only), neighbors and
+/// distances when they have rows, the distance attribute when not empty.
+void write_hdf5(const std::string& path, MatrixView<float> train, const MatrixView<float>* test,
+                MatrixView<int64_t> neighbors, MatrixView<float> distances,
+                const std::string& distance) {
+  check_view(path, "train", train);
+  EC_CHECK(train.d >= 1, kBadInput, path << ": cannot write 'train' with d=0");
+  if (test) {
+    check_view(path, "test", *test);
+    EC_CHECK(test->n == 0 || test->d == train.d, kBadInput,
+             path << ": 'test' has d=" << test->d << " but 'train' has d=" << train.d);
+    const size_t test_rows = test->n;
+    if (neighbors.n > 0) {
+      check_view(path, "neighbors", neighbors);
+      EC_CHECK(neighbors.n == test_rows, kBadInput,
+               path << ": 'neighbors' has " << neighbors.n << " rows but 'test' has " << test_rows);
+    }
+    if (distances.n > 0) {
+      check_view(path, "distances", distances);
+      EC_CHECK(distances.n == test_rows, kBadInput,
+               path << ": 'distances' has " << distances.n << " rows but 'test' has " << test_rows);
+      EC_CHECK(neighbors.n == 0 || distances.d == neighbors.d, kBadInput,
+               path << ": 'distances' has d=" << distances.d
+                    << " but 'neighbors' has d=" << neighbors.d);
+    }
+  }
+
+  AtomicFile out(path);
+  {
+    Hdf5Lock lock;
+    H5Id file =
+        h5_check(H5Fcreate(out.tmp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                 H5Fclose, path, "cannot create '" + out.tmp_path() + "'", ErrorKind::kRuntime);
+    h5_write(file.get(), path, "train", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, train.data, train.n,
+             train.d);
+    if (test) {
+      h5_write(file.get(), path, "test", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, test->data, test->n,
+               train.d);
+      if (neighbors.n > 0) {
+        h5_write(file.get(), path, "neighbors", H5T_STD_I64LE, H5T_NATIVE_INT64, neighbors.data,
+                 neighbors.n, neighbors.d);
+      }
+      if (distances.n > 0) {
+        h5_write(file.get(), path, "distances", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, distances.data,
+                 distances.n, distances.d);
+      }
+    }
+    if (!distance.empty()) h5_write_distance(file.get(), path, distance);
+    EC_CHECK(file.close(), kRuntime, path << ": cannot finish writing" << hdf5_error());
+  }
+  out.commit();
+}
+
+template <class Dst>
+Matrix<Dst> read_hdf5_matrix(const std::string& path, const std::string& name, bool check) {
+  const uint64_t size = confirm_hdf5(path);
+  Hdf5Lock lock;
+  H5Id file = h5_open(path);
+  return h5_read<Dst>(file.get(), path, size, name, check);
+}
+
+// ---- dispatch --------------------------------------------------------------------------------
+
+template <class Dst>
+Matrix<Dst> read_matrix(const std::string& path, const ReadOptions& opt,
+                        const char* default_dataset) {
+  const VecFormat format = format_from_extension(path);
+  if (format == VecFormat::kHdf5) {
+    return read_hdf5_matrix<Dst>(
+        path, opt.hdf5_dataset.empty() ? default_dataset : opt.hdf5_dataset, opt.check_finite);
+  }
+  const InFile f(path);
+  Layout l;
+  switch (format) {
+    case VecFormat::kFvecs:
+      require_readable_as<Dst>(path, Elem::kF32);
+      return read_texmex<float, Dst>(f, opt.check_finite);
+    case VecFormat::kIvecs:
+      return read_texmex<int32_t, Dst>(f, opt.check_finite);
+    case VecFormat::kBvecs:
+      return read_texmex<uint8_t, Dst>(f, opt.check_finite);
+    case VecFormat::kFbin:
+      l = bin_layout(f, Elem::kF32);
+      break;
+    case VecFormat::kIbin:
+      l = bin_layout(f, Elem::kI32);
+      break;
+    case VecFormat::kU8bin:
+      l = bin_layout(f, Elem::kU8);
+      break;
+    case VecFormat::kNpy:
+      l = npy_layout(f);
+      break;
+    case VecFormat::kRaw:
+      l = raw_layout(f, opt.raw_d);
+      break;
+    case VecFormat::kHdf5:
+      break;  // handled above
+  }
+  return read_layout<Dst>(f, l, opt.check_finite);
+}
+
+/// TEXMEX writer: Stored is the on-disk element type (float for fvecs, int32 for ivecs).
+template <class Stored, class T>
+void write_texmex(const std::string& path, MatrixView<T> x) {
+  check_view(path, "the matrix", x);
+  EC_CHECK(x.n >= 1, kBadInput,
+           path << ": cannot write an empty matrix as " << extension_of(path)
+                << " (the format stores d in every row)");
+  EC_CHECK(
+      x.d >= 1 && x.d <= kMaxTexmexD, kBadInput,
+      path << ": d=" << x.d << " is outside 1.." << kMaxTexmexD << " for " << extension_of(path));
+  AtomicFile af(path);
+  OutFile out(path, af.tmp_path());
+  const int32_t d32 = static_cast<int32_t>(x.d);
+  const size_t row_bytes = sizeof(int32_t) + x.d * sizeof(Stored);
+  const size_t rows_per_chunk = std::max<size_t>(1, kChunkBytes / row_bytes);
+  std::vector<char> buf(std::min(rows_per_chunk, x.n) * row_bytes);  // m rows as stored
+  size_t m = 0;
+  for (size_t i0 = 0; i0 < x.n; i0 += m) {
+    m = std::min(rows_per_chunk, x.n - i0);
+    char* p = buf.data();
+    for (size_t i = i0; i < i0 + m; ++i) {
+      std::memcpy(p, &d32, sizeof d32);
+      p += sizeof d32;
+      if constexpr (std::is_same_v<Stored, T>) {
+        std::memcpy(p, x.row(i), x.d * sizeof(T));
+      } else {
+        for (size_t j = 0; j < x.d; ++j) {
+          const auto v = static_cast<Stored>(x.row(i)[j]);
+          std::memcpy(p + j * sizeof v, &v, sizeof v);
+        }
+      }
+      p += x.d * sizeof(Stored);
+    }
+    out.write(buf.data(), m * row_bytes);
+  }
+  out.close();
+  af.commit();
+}
+
+/// NumPy format 1.0 header for a C-order 2-D array: magic, version, uint16 length, then the dict
+/// padded with spaces and a final '\n' so that the data starts at a multiple of 64 bytes.
+std::string npy_header(const char* descr, size_t n, size_t d) {
+  std::ostringstream dict;
+  dict << "{'descr': '" << descr << "', 'fortran_order': False, 'shape': (" << n << ", " << d
+       << "), }";
+  std::string text = dict.str();
+  const size_t unpadded = 10 + text.size() + 1;
+  text.append((64 - unpadded % 64) % 64, ' ');
+  text.push_back('\n');
+  const auto len = static_cast<uint16_t>(text.size());  // < 200 bytes for two dimensions
+  std::string header(kNpyMagic, 6);
+  header.push_back('\x01');
+  header.push_back('\x00');
+  header.push_back(static_cast<char>(len & 0xff));
+  header.push_back(static_cast<char>(len >> 8));
+  return header + text;
+}
+
+template <class T>
+void write_npy_as(const std::string& path, MatrixView<T> x, const char* descr) {
+  check_view(path, "the matrix", x);
+  AtomicFile af(path);
+  OutFile out(path, af.tmp_path());
+  const std::string header = npy_header(descr, x.n, x.d);
+  out.write(header.data(), header.size());
+  out.write(x.data, mul(path, mul(path, x.n, x.d), sizeof(T)));
+  out.close();
+  af.commit();
+}
+
+void write_fbin(const std::string& path, MatrixView<float> x) {
+  check_view(path, "the matrix", x);
+  constexpr size_t kMax = std::numeric_limits<uint32_t>::max();
+  EC_CHECK(
+      x.d >= 1 && x.d <= kMax && x.n <= kMax, kBadInput,
+      path << ": n=" << x.n << ", d=" << x.d << " do not fit the .fbin header (uint32 n, d >= 1)");
+  AtomicFile af(path);
+  OutFile out(path, af.tmp_path());
+  const uint32_t header[2] = {static_cast<uint32_t>(x.n), static_cast<uint32_t>(x.d)};
+  out.write(header, sizeof header);
+  out.write(x.data, mul(path, mul(path, x.n, x.d), sizeof(float)));
+  out.close();
+  af.commit();
+}
+
+struct ExtensionEntry {
+  const char* ext;
+  VecFormat format;
+};
+constexpr ExtensionEntry kExtensions[] = {
+    {".fvecs", VecFormat::kFvecs}, {".ivecs", VecFormat::kIvecs}, {".bvecs", VecFormat::kBvecs},
+    {".fbin", VecFormat::kFbin},   {".ibin", VecFormat::kIbin},   {".u8bin", VecFormat::kU8bin},
+    {".npy", VecFormat::kNpy},     {".hdf5", VecFormat::kHdf5},   {".h5", VecFormat::kHdf5},
+    {".raw", VecFormat::kRaw},     {".f32", VecFormat::kRaw},
+};
+
+}  // namespace
+
+// ---- public API ------------------------------------------------------------------------------
+
+VecFormat format_from_extension(const std::string& path) {
+  const std::string ext = extension_of(path);
+  for (const auto& e : kExtensions) {
+    if (ext == e.ext) return e.format;
+  }
+  std::ostringstream known;
+  for (const auto& e : kExtensions) known << " " << e.ext;
+  EC_THROW(kBadInput,
+           path << ": " << (ext.empty() ? "no file extension" : "unknown extension '" + ext + "'")
+                << "; expected one of" << known.str());
+}
+
+FloatMatrix read_floats(const std::string& path, const ReadOptions& opt) {
+  return read_matrix<float>(path, opt, "train");
+}
+
+IdMatrix read_ids(const std::string& path, const ReadOptions& opt) {
+  return read_matrix<int64_t>(path, opt, "neighbors");
+}
+
+AnnHdf5 read_ann_hdf5(const std::string& path) {
+  EC_CHECK(format_from_extension(path) == VecFormat::kHdf5, kBadInput,
+           path << ": an ann-benchmarks file must be .hdf5 or .h5");
+  const uint64_t size = confirm_hdf5(path);
+  Hdf5Lock lock;
+  H5Id file = h5_open(path);
+  AnnHdf5 r;
+  r.train = h5_read<float>(file.get(), path, size, "train", true);
+  r.test = h5_read<float>(file.get(), path, size, "test", true);
+  EC_CHECK(r.test.d == r.train.d, kBadInput,
+           path << ": 'test' has d=" << r.test.d << " but 'train' has d=" << r.train.d);
+  if (h5_exists(file.get(), "neighbors")) {
+    r.neighbors = h5_read<int64_t>(file.get(), path, size, "neighbors", true);
+    EC_CHECK(r.neighbors->n == r.test.n, kBadInput,
+             path << ": 'neighbors' has " << r.neighbors->n << " rows but 'test' has " << r.test.n);
+  }
+  if (h5_exists(file.get(), "distances")) {
+    r.distances = h5_read<float>(file.get(), path, size, "distances", true);
+    EC_CHECK(r.distances->n == r.test.n, kBadInput,
+             path << ": 'distances' has " << r.distances->n << " rows but 'test' has " << r.test.n);
+    EC_CHECK(!r.neighbors || r.neighbors->d == r.distances->d, kBadInput,
+             path << ": 'distances' has d=" << r.distances->d
+                  << " but 'neighbors' has d=" << r.neighbors->d);
+  }
+  r.distance = h5_read_distance(file.get(), path);
+  return r;
+}
+
+void write_fvecs(const std::string& path, MatrixView<float> x) { write_texmex<float>(path, x); }
+
+void write_ivecs(const std::string& path, MatrixView<int64_t> ids) {
+  check_view(path, "the matrix", ids);
+  for (size_t i = 0; i < ids.n; ++i) {
+    for (size_t j = 0; j < ids.d; ++j) {
+      const int64_t v = ids.row(i)[j];
+      EC_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(),
+               kBadInput,
+               path << ": value " << v << " at row " << i << " column " << j
+                    << " does not fit in int32 (.ivecs stores int32; use .npy for int64)");
+    }
+  }
+  write_texmex<int32_t>(path, ids);
+}
+
+void write_npy(const std::string& path, MatrixView<float> x) { write_npy_as(path, x, "<f4"); }
+
+void write_npy(const std::string& path, MatrixView<int64_t> ids) { write_npy_as(path, ids, "<i8"); }
+
+void write_ann_hdf5(const std::string& path, MatrixView<float> train, MatrixView<float> test,
+                    MatrixView<int64_t> neighbors, MatrixView<float> distances,
+                    const std::string& distance) {
+  write_hdf5(path, train, &test, neighbors, distances, distance);
+}
+
+void write_floats(const std::string& path, MatrixView<float> x) {
+  switch (format_from_extension(path)) {
+    case VecFormat::kFvecs:
+      return write_fvecs(path, x);
+    case VecFormat::kNpy:
+      return write_npy(path, x);
+    case VecFormat::kHdf5:
+      return write_hdf5(path, x, nullptr, {}, {}, "");
+    case VecFormat::kFbin:
+      return write_fbin(path, x);
+    default:
+      break;
+  }
+  EC_THROW(kBadInput, path << ": cannot write floats as " << extension_of(path)
+                           << " (supported: .fvecs, .npy, .hdf5, .h5, .fbin)");
+}
+
+// ---- AtomicFile ------------------------------------------------------------------------------
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  namespace fs = std::filesystem;
+  EC_CHECK(!path_.empty(), kUsage, "empty output path");
+  const fs::path p(path_);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  // Checked here, with the path in the message, because a mistyped output directory is the
+  // common failure and HDF5 would report it as an unexplained "unable to create file".
+  if (!fs::is_directory(dir, ec)) {
+    EC_THROW(kBadInput, path_ << ": cannot write: directory '" << dir.string() << "' "
+                              << (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
+  }
+  EC_CHECK(!fs::is_directory(p, ec), kBadInput, path_ << ": cannot write: is a directory");
+  EC_CHECK(::access(dir.c_str(), W_OK) == 0, kBadInput,
+           path_ << ": cannot write: directory '" << dir.string() << "' is not writable");
+  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) ::unlink(tmp_.c_str());  // may not exist; nothing to report from a destructor
+}
+
+void AtomicFile::commit() {
+  if (committed_) return;
+  // fsync before rename, so that after a crash the final name holds the whole file or the old one.
+  UniqueFd fd(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    EC_THROW(kRuntime,
+             path_ << ": cannot reopen the temporary '" << tmp_ << "': " << sys_error(err));
+  }
+  if (::fsync(fd.get()) != 0) {
+    const int err = errno;
+    EC_THROW(kRuntime, path_ << ": fsync of '" << tmp_ << "' failed: " << sys_error(err));
+  }
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    EC_THROW(kRuntime, path_ << ": cannot rename '" << tmp_ << "' onto it: " << sys_error(err));
+  }
+  committed_ = true;
+}
+
+}  // namespace embcomp

@@ -1,0 +1,243 @@
+// embcomp: the command-line interface.
+//   embcomp --version | --help
+//   embcomp list                     every registered method: grammar and one-line doc
+//   embcomp datasets                 the bundled datasets
+//   embcomp bench [options]          memory, ratio, recall and times per method
+// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input, 3 missed quality gate.
+#include <omp.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "build_info.h"
+#include "eval/bench.h"
+#include "eval/ground_truth.h"
+#include "toolkit/dataset.h"
+#include "toolkit/error.h"
+#include "toolkit/io.h"
+#include "toolkit/registry.h"
+
+namespace po = boost::program_options;
+using namespace embcomp;
+
+namespace {
+
+const char* kUsage =
+    "usage: embcomp <command> [options]\n"
+    "\n"
+    "Compress embedding vectors and measure what the compression costs.\n"
+    "\n"
+    "commands:\n"
+    "  list       every registered method: spec grammar and one-line description\n"
+    "  datasets   the bundled datasets\n"
+    "  bench      memory, compression ratio, recall@k and times for each method\n"
+    "\n"
+    "options:\n"
+    "  --help     this text; 'embcomp <command> --help' for a command's options\n"
+    "  --version  version, git commit, build type and FAISS flavor\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input, 3 missed quality gate\n";
+
+std::string version_line() {
+  return std::string("embcomp ") + EMBCOMP_VERSION + " (commit " + EMBCOMP_GIT_COMMIT + ", " +
+         EMBCOMP_BUILD_TYPE + " build, FAISS " + EMBCOMP_FAISS_FLAVOR + ")";
+}
+
+/// Parses a subcommand's options; prints help and returns false on --help.
+bool parse(const std::string& cmd, const po::options_description& desc, int argc, char** argv,
+           po::variables_map& vm, const std::string& synopsis) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: embcomp " << cmd << " " << synopsis << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    EC_THROW(kUsage, "embcomp " << cmd << ": " << e.what() << " (see 'embcomp " << cmd
+                                << " --help')");
+  }
+  return true;
+}
+
+int cmd_list(int argc, char** argv) {
+  po::options_description desc("list options");
+  desc.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  if (!parse("list", desc, argc, argv, vm, "")) return 0;
+  std::cout << "Methods (compose as TRANSFORM,...,CODEC, e.g. \"PCA64,SQ8\" or \"OPQ25,PQ25x8\"):\n";
+  for (const auto* e : registered_methods()) {
+    std::cout << "  " << e->grammar
+              << std::string(e->grammar.size() < 18 ? 18 - e->grammar.size() : 1, ' ')
+              << (e->kind == MethodKind::kTransform ? "[transform] " : "[codec]     ") << e->doc
+              << "\n";
+  }
+  return 0;
+}
+
+int cmd_datasets(int argc, char** argv) {
+  po::options_description desc("datasets options");
+  desc.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  if (!parse("datasets", desc, argc, argv, vm, "")) return 0;
+  for (const auto& d : list_bundled_datasets()) {
+    std::cout << "  " << d.name << std::string(d.name.size() < 16 ? 16 - d.name.size() : 1, ' ')
+              << d.metric << "  " << d.doc << "\n";
+  }
+  std::cout << "data directory: " << data_dir() << "\n";
+  return 0;
+}
+
+/// Fails with kBadInput when out's folder does not exist or is not writable.
+void check_output_path(const std::string& out) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(out).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  EC_CHECK(fs::is_directory(dir, ec), kBadInput, out << ": folder " << dir.string() << " does not exist");
+  EC_CHECK(::access(dir.c_str(), W_OK) == 0, kBadInput, out << ": folder " << dir.string() << " is not writable");
+  EC_CHECK(!fs::is_directory(out, ec), kBadInput, out << ": is a folder");
+}
+
+void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
+  desc.add_options()
+      ("data", po::value(&ds.data),
+       "bundled dataset name (see 'embcomp datasets') or an ann-benchmarks .hdf5 file "
+       "[default: glove-100-30k when --base is not given]")
+      ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
+      ("queries", po::value(&ds.queries), "query vectors file")
+      ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")
+      ("metric", po::value(&ds.metric), "l2 | ip | angular (required with --base; overrides the dataset's)")
+      ("dim", po::value(&ds.raw_d), "dimension of .raw/.f32 files");
+}
+
+int cmd_bench(int argc, char** argv) {
+  DatasetSpec dspec;
+  BenchOptions opt;
+  std::string methods, format = "table", out;
+  po::options_description desc("bench options");
+  desc.add_options()("help,h", "show this help");
+  add_dataset_options(desc, dspec);
+  desc.add_options()
+      ("methods", po::value(&methods),
+       "';'-separated method specs, e.g. \"SQ8;PQ25x8;PCA64,SQ8\" [default: every registered "
+       "family, sized for the data's dimension]")
+      ("k", po::value(&opt.k)->default_value(10), "recall is k-recall@k against the exact top-k")
+      ("seed", po::value(&opt.seed)->default_value(1234), "seed for every random choice")
+      ("threads", po::value(&opt.threads)->default_value(0), "OpenMP threads (0 = all cores)")
+      ("format", po::value(&format)->default_value("table"), "table | jsonl")
+      ("out", po::value(&out), "write the results here (written whole at the end) instead of stdout")
+      ("quiet,q", "no progress on stderr");
+  po::variables_map vm;
+  if (!parse("bench", desc, argc, argv, vm, "[--data NAME|FILE.hdf5 | --base B --queries Q --metric M] [options]"))
+    return 0;
+  opt.verbose = !vm.count("quiet");
+  EC_CHECK(format == "table" || format == "jsonl", kUsage,
+           "--format must be table or jsonl, not '" << format << "'");
+  EC_CHECK(opt.threads >= 0, kUsage, "--threads must be >= 0");
+  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
+
+  // Everything that can be wrong with the input is checked before any work starts.
+  std::vector<std::string> specs = split_methods(methods);
+  EC_CHECK(methods.empty() || !specs.empty(), kUsage, "--methods is empty");
+  for (const auto& s : specs) check_spec(s);
+  auto t_load = std::chrono::steady_clock::now();
+  Dataset ds = load_dataset(dspec);
+  EC_CHECK(opt.k >= 1 && opt.k <= ds.base.n, kBadInput,
+           "--k " << opt.k << " must be in [1, " << ds.base.n << "] (the base has " << ds.base.n
+                  << " rows)");
+  if (specs.empty()) specs = default_bench_specs(ds.base.d);
+  for (const auto& s : specs) make_codec(s, ds.base.d, opt.seed);  // dimension checks
+  if (!out.empty()) check_output_path(out);  // a bad --out fails now, not at the end
+  if (opt.verbose) {
+    std::cerr << "[bench] " << ds.name << ": " << ds.base.n << " x " << ds.base.d << " base, "
+              << ds.queries.n << " queries, " << metric_name(ds.metric) << ", loaded in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()
+              << " s; " << specs.size() << " methods, " << omp_get_max_threads() << " threads\n";
+    if (std::string(EMBCOMP_BUILD_TYPE) != "Release")
+      std::cerr << "[bench] WARNING: this is a " << EMBCOMP_BUILD_TYPE
+                << " build; times are not representative\n";
+  }
+  ensure_ground_truth(ds, opt.k, opt.verbose);
+
+  std::vector<nlohmann::ordered_json> records;
+  int failures = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (opt.verbose) std::cerr << "[bench " << i + 1 << "/" << specs.size() << "] " << specs[i] << "\n";
+    try {
+      records.push_back(bench_method(ds, specs[i], opt));
+    } catch (const std::exception& e) {
+      // A failed method is recorded and the others still run; the exit code says so.
+      ++failures;
+      const auto* err = dynamic_cast<const Error*>(&e);
+      std::string msg = err ? err->message() : e.what();
+      std::cerr << "embcomp bench: " << specs[i] << " failed: " << msg << "\n";
+      nlohmann::ordered_json r;
+      r["method"] = specs[i];
+      r["dataset"] = ds.name;
+      r["error"] = msg;
+      records.push_back(r);
+    }
+  }
+
+  std::string text;
+  if (format == "jsonl") {
+    for (const auto& r : records) text += r.dump() + "\n";
+  } else {
+    text = format_table(records, opt.k);
+  }
+  if (out.empty()) {
+    std::cout << text << std::flush;
+  } else {
+    AtomicFile f(out);
+    {
+      std::ofstream os(f.tmp_path(), std::ios::binary);
+      os << text;
+      EC_CHECK(os.good(), kRuntime, out << ": write failed");
+    }
+    f.commit();
+    if (opt.verbose) std::cerr << "[bench] wrote " << records.size() << " records to " << out << "\n";
+  }
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) {
+      std::cerr << kUsage;
+      return 2;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (cmd == "--version" || cmd == "version") {
+      std::cout << version_line() << "\n";
+      return 0;
+    }
+    if (cmd == "list") return cmd_list(argc - 1, argv + 1);
+    if (cmd == "datasets") return cmd_datasets(argc - 1, argv + 1);
+    if (cmd == "bench") return cmd_bench(argc - 1, argv + 1);
+    std::cerr << "embcomp: unknown command '" << cmd << "' (see 'embcomp --help')\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "embcomp: " << e.message() << "\n";
+    return exit_code(e.kind());
+  } catch (const std::bad_alloc&) {
+    std::cerr << "embcomp: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "embcomp: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,75 @@
+// The method registry: the single source of truth for every transform and codec.
+//
+// Each method registers once, in its own .cpp, with
+//   name      family name ("PQ")
+//   grammar   human-readable spec grammar ("PQ{M}x{nbits}")
+//   doc       one line for `embcomp list`
+//   pattern   a regex that must match one spec component in full; its capture groups
+//             are handed to the builder
+//   ladder(d) specs of this family for dimension d, in increasing size; the generic
+//             tests check size/round-trip/monotonicity on them
+//   defaults(d) the specs `embcomp bench` runs for this family when --methods is absent
+// `embcomp list`, the spec parser, the generic tests and the default bench all read it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "compressors/codec.h"
+
+namespace embcomp {
+
+enum class MethodKind { kTransform, kCodec };
+
+/// What a builder gets: the regex groups of its spec component, the input dimension and
+/// the seed for every random choice the method makes.
+struct BuildArgs {
+  std::vector<std::string> groups;  ///< groups[0] is the whole component
+  size_t d = 0;
+  uint64_t seed = 0;
+  const std::string& spec() const { return groups.front(); }
+};
+
+struct MethodEntry {
+  std::string name;
+  std::string grammar;
+  std::string doc;
+  MethodKind kind = MethodKind::kCodec;
+  std::string pattern;  ///< ECMAScript regex matching one spec component in full
+  std::function<std::vector<std::string>(size_t d)> ladder;
+  std::function<std::vector<std::string>(size_t d)> defaults;
+  /// Exactly one of these is set, according to kind.
+  std::function<std::unique_ptr<Transform>(const BuildArgs&)> make_transform;
+  std::function<std::unique_ptr<Codec>(const BuildArgs&)> make_codec;
+};
+
+/// Registers an entry at static-initialization time: `static Registrar r{entry};`.
+/// Throws std::logic_error on a duplicate name (a programming error).
+struct Registrar {
+  explicit Registrar(MethodEntry entry);
+};
+
+/// Every registered method, sorted by name.
+std::vector<const MethodEntry*> registered_methods();
+
+/// The entry whose pattern matches one spec component; throws kBadInput listing the
+/// known grammars when none does.
+const MethodEntry& find_method(const std::string& component);
+
+/// Checks the grammar of a full spec without building it (no dimension needed):
+/// components separated by ',', all but the last transforms. Throws kBadInput.
+void check_spec(const std::string& spec);
+
+/// Builds the codec for a full spec at input dimension d (transforms chained, a trailing
+/// transform is followed by a Flat codec). Throws kBadInput naming the spec.
+std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t seed = 1234);
+
+/// Parses an integer capture group, throwing kBadInput naming the spec when out of range.
+int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
+                  int hi);
+
+}  // namespace embcomp
