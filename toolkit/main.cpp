@@ -60,8 +60,7 @@ bool parse(const std::string& cmd, const po::options_description& desc, int argc
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    EC_THROW(kUsage, "embcomp " << cmd << ": " << e.what() << " (see 'embcomp " << cmd
-                                << " --help')");
+    EC_THROW(kUsage, cmd << ": " << e.what() << " (see 'embcomp " << cmd << " --help')");
   }
   return true;
 }

@@ -61,6 +61,20 @@ std::string known_grammars() {
   return os.str();
 }
 
+/// Runs a builder; an error it throws is reworded to start with the spec component
+/// ("PQ32x8: d=100 is not divisible by M=32") instead of the family name.
+template <class F>
+auto build_naming_component(const std::string& component, const std::string& family, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    std::string m = e.message();
+    if (m.rfind(component + ":", 0) == 0) throw;
+    if (m.rfind(family + ": ", 0) == 0) m = m.substr(family.size() + 2);
+    throw Error(e.kind(), component + ": " + m, __FILE__, __LINE__);
+  }
+}
+
 }  // namespace
 
 Registrar::Registrar(MethodEntry entry) {
@@ -111,14 +125,14 @@ std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t se
     const Compiled* c = match(parts[i], &args.groups);
     args.d = cur_d;
     if (c->entry.kind == MethodKind::kTransform) {
-      auto t = c->entry.make_transform(args);
+      auto t = build_naming_component(parts[i], c->entry.name, [&] { return c->entry.make_transform(args); });
       cur_d = t->d_out();
       transforms.push_back(std::move(t));
       if (i + 1 == parts.size()) {
         return std::make_unique<Pipeline>(std::move(transforms), make_codec("Flat", cur_d, seed));
       }
     } else {
-      auto codec = c->entry.make_codec(args);
+      auto codec = build_naming_component(parts[i], c->entry.name, [&] { return c->entry.make_codec(args); });
       if (transforms.empty()) return codec;
       return std::make_unique<Pipeline>(std::move(transforms), std::move(codec));
     }

@@ -1,0 +1,196 @@
+// End-to-end tests of the embcomp binary: exit codes, the one-line error on stderr, no
+// output file left behind on bad input, and the records of a good run.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_data.h"
+#include "toolkit/dataset.h"
+#include "toolkit/io.h"
+#include "toolkit/registry.h"
+
+namespace embcomp {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+CliRun run(const std::string& dir, const std::string& args) {
+  CliRun r;
+  std::string cmd = std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir +
+                    "/stderr";
+  int status = std::system(cmd.c_str());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir + "/stdout");
+  r.err = slurp(dir + "/stderr");
+  return r;
+}
+
+size_t lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+class CliBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    base_ = data_dir() + "/glove-100-30k/base.fvecs";
+    queries_ = data_dir() + "/glove-100-30k/query.fvecs";
+  }
+  /// Runs bench with --out and checks: exit 2, one stderr line containing want, no file.
+  void expect_rejected(const std::string& args, const std::string& want) {
+    const std::string out = dir_ + "/out.jsonl";
+    CliRun r = run(dir_, "bench --quiet --out " + out + " " + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << "stderr: " << r.err << "want: " << want;
+    EXPECT_FALSE(std::filesystem::exists(out)) << args;
+    for (const auto& e : std::filesystem::directory_iterator(dir_))
+      EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+  }
+  std::string dir_, base_, queries_;
+};
+
+TEST_F(CliBadInput, TruncatedFvecs) {
+  const std::string bad = dir_ + "/trunc.fvecs";
+  std::filesystem::copy_file(base_, bad);
+  std::filesystem::resize_file(bad, 100000);
+  expect_rejected("--base " + bad + " --queries " + queries_ + " --metric angular", bad);
+}
+
+TEST_F(CliBadInput, BaseAndQueryDimensionsDiffer) {
+  expect_rejected("--base " + base_ + " --queries " + data_dir() + "/sift-5k/query.fvecs" +
+                      " --metric l2",
+                  "base has d=100 but queries have d=128");
+}
+
+TEST_F(CliBadInput, Hdf5WithoutTrain) {
+  const std::string path = dir_ + "/no_train.hdf5";
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[2] = {3, 4};
+  hid_t space = H5Screate_simple(2, dims, nullptr);
+  hid_t ds = H5Dcreate2(f, "test", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  float v[12] = {0};
+  H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Dclose(ds);
+  H5Sclose(space);
+  H5Fclose(f);
+  expect_rejected("--data " + path, path + ": no dataset 'train'");
+}
+
+TEST_F(CliBadInput, NanNamesTheRow) {
+  FloatMatrix x = testing::low_rank(50, 8, 2, 0.1f, 1);
+  x.row(17)[3] = std::nanf("");
+  write_fvecs(dir_ + "/nan.fvecs", x.view());
+  expect_rejected("--base " + dir_ + "/nan.fvecs --queries " + dir_ + "/nan.fvecs --metric l2",
+                  "row 17");
+}
+
+TEST_F(CliBadInput, UnknownMethodSpec) {
+  expect_rejected("--methods 'SQ8;FOO3'", "unknown method 'FOO3'");
+  expect_rejected("--methods 'PQ32x8'", "PQ32x8: d=100 is not divisible by M=32");
+}
+
+TEST_F(CliBadInput, KLargerThanBase) {
+  expect_rejected("--data sift-5k --k 5000", "--k 5000 must be in [1, 4500]");
+}
+
+TEST_F(CliBadInput, UsageErrors) {
+  expect_rejected("--bogus", "unrecognised option '--bogus'");
+  expect_rejected("--data nosuch", "unknown dataset 'nosuch'");
+  expect_rejected("--base " + base_ + " --queries " + queries_, "--metric");
+  expect_rejected("--format csv", "--format must be table or jsonl");
+}
+
+TEST(Cli, ListShowsEveryRegisteredMethod) {
+  const std::string dir = testing::temp_dir("cli_list");
+  CliRun r = run(dir, "list");
+  ASSERT_EQ(r.code, 0);
+  for (const auto* e : registered_methods()) {
+    EXPECT_NE(r.out.find(e->grammar), std::string::npos) << e->grammar;
+    EXPECT_NE(r.out.find(e->doc), std::string::npos) << e->doc;
+  }
+}
+
+TEST(Cli, VersionAndHelp) {
+  const std::string dir = testing::temp_dir("cli_help");
+  CliRun r = run(dir, "--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("embcomp ", 0), 0u) << r.out;
+  for (const char* cmd : {"list", "datasets", "bench"}) {
+    r = run(dir, std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("usage: embcomp " + std::string(cmd)), std::string::npos) << r.out;
+  }
+  r = run(dir, "bench --help");
+  for (const char* opt : {"--data", "--base", "--queries", "--gt", "--metric", "--methods", "--k",
+                          "--seed", "--threads", "--format", "--out"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  r = run(dir, "frobnicate");
+  EXPECT_EQ(r.code, 2);
+}
+
+TEST(Cli, BenchWritesOneRecordPerMethod) {
+  const std::string dir = testing::temp_dir("cli_bench");
+  const std::string out = dir + "/r.jsonl";
+  CliRun r = run(dir, "bench --data sift-5k --methods 'Flat;SQ8;PCA32,SQ8;Binary' --k 10 "
+                   "--format jsonl --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream f(out);
+  std::string line;
+  std::vector<nlohmann::json> recs;
+  while (std::getline(f, line)) recs.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(recs.size(), 4u);
+  const char* fields[] = {"method", "dataset", "n", "d", "metric", "k", "code_bytes_per_vector",
+                          "model_bytes", "total_bytes", "compression_ratio", "recall_at_k",
+                          "train_s", "encode_s", "search_s", "seed"};
+  for (const auto& rec : recs)
+    for (const char* fld : fields) EXPECT_TRUE(rec.contains(fld)) << fld;
+  EXPECT_EQ(recs[0]["method"], "Flat");
+  EXPECT_DOUBLE_EQ(recs[0]["recall_at_k"].get<double>(), 1.0);
+  EXPECT_EQ(recs[1]["method"], "SQ8");
+  EXPECT_EQ(recs[1]["n"], 4500);
+  EXPECT_EQ(recs[1]["d"], 128);
+  EXPECT_EQ(recs[1]["code_bytes_per_vector"], 128);
+  EXPECT_EQ(recs[1]["model_bytes"], 2 * 128 * 4);
+  EXPECT_EQ(recs[1]["total_bytes"], 4500 * 128 + 2 * 128 * 4);
+  EXPECT_DOUBLE_EQ(recs[1]["compression_ratio"].get<double>(),
+                   4.0 * 4500 * 128 / (4500 * 128 + 2 * 128 * 4));
+  EXPECT_GE(recs[1]["recall_at_k"].get<double>(), 0.95);
+  EXPECT_EQ(recs[2]["method"], "PCA32,SQ8");
+  EXPECT_EQ(recs[3]["search"], "hamming");
+}
+
+TEST(Cli, SameSeedSameRecords) {
+  const std::string dir = testing::temp_dir("cli_seed");
+  auto quality = [&](const std::string& out) {
+    CliRun r = run(dir, "bench --data sift-5k --methods 'PQ32x8;Binary-median' --seed 7 --quiet "
+                     "--format jsonl --out " + out);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::ifstream f(out);
+    std::string line, all;
+    while (std::getline(f, line)) {
+      auto j = nlohmann::json::parse(line);
+      all += j["method"].get<std::string>() + " " + j["recall_at_k"].dump() + " " +
+             j["recon_mse"].dump() + "\n";
+    }
+    return all;
+  };
+  EXPECT_EQ(quality(dir + "/a.jsonl"), quality(dir + "/b.jsonl"));
+}
+
+}  // namespace
+}  // namespace embcomp
