@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "compressors/budget.h"
+#include "compressors/flat.h"
+#include "compressors/pipeline.h"
 #include "toolkit/blas.h"
 #include "toolkit/registry.h"
 
@@ -52,6 +55,23 @@ std::vector<std::string> pca_family_specs(size_t d) {
 }
 
 namespace {
+std::unique_ptr<TableCompressor> make_pca_for_budget(const BuildArgs& a) {
+  // bytes(k) = 4 n k (float32 rows) + 4 (k d + d) (A and the mean), increasing in k
+  std::vector<KnobChoice> cands;
+  for (size_t k = 1; k <= a.d; ++k)
+    cands.push_back({"d_out=" + std::to_string(k), 4 * a.n * k + 4 * (k * a.d + a.d), 0});
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  PcaParams p;
+  p.d_out = static_cast<int>(best + 1);
+  std::vector<std::unique_ptr<Transform>> ts;
+  ts.push_back(std::make_unique<PcaTransform>(a.d, p));
+  auto t = std::make_unique<CodecTable>(
+      std::make_unique<Pipeline>(std::move(ts), std::make_unique<FlatCodec>(best + 1)),
+      a.full_spec, cands[best].knob);
+  t->set_budget(a.budget, "d_out is an integer: one more component costs 4(n + d) bytes");
+  return t;
+}
+
 Registrar reg{{
     .name = "PCA",
     .grammar = "PCA{d_out}",
@@ -72,6 +92,10 @@ Registrar reg{{
           return std::make_unique<PcaTransform>(a.d, p);
         },
     .make_codec = nullptr,
+    .make_table = nullptr,
+    .budget_pattern = "PCA",
+    .budget_grammar = "PCA@{budget}",
+    .make_budgeted = make_pca_for_budget,
 }};
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "compressors/budget.h"
 #include "compressors/train_sample.h"
 #include "toolkit/registry.h"
 
@@ -81,6 +82,30 @@ std::vector<std::string> pq_family_specs(size_t d, std::initializer_list<size_t>
   return out;
 }
 
+std::unique_ptr<TableCompressor> make_pq_for_budget(const BuildArgs& a) {
+  std::vector<KnobChoice> cands;
+  std::vector<std::pair<int, int>> knobs;
+  for (size_t M = 1; M <= a.d; ++M) {
+    if (a.d % M) continue;
+    for (int nbits = 4; nbits <= 8; ++nbits) {
+      size_t bytes = a.n * ((M * nbits + 7) / 8) + (size_t{1} << nbits) * a.d * 4;
+      cands.push_back({"M=" + std::to_string(M) + ",nbits=" + std::to_string(nbits), bytes,
+                       double(nbits)});
+      knobs.push_back({int(M), nbits});
+    }
+  }
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  PqParams p;
+  p.M = knobs[best].first;
+  p.nbits = knobs[best].second;
+  p.seed = a.seed;
+  auto t = std::make_unique<CodecTable>(std::make_unique<PqCodec>(a.d, p), a.full_spec,
+                                        cands[best].knob);
+  t->set_budget(a.budget, "M must divide d=" + std::to_string(a.d) +
+                              " and nbits is an integer in [4, 8]");
+  return t;
+}
+
 namespace {
 Registrar reg{{
     .name = "PQ",
@@ -99,6 +124,10 @@ Registrar reg{{
           p.seed = a.seed;
           return std::make_unique<PqCodec>(a.d, p);
         },
+    .make_table = nullptr,
+    .budget_pattern = "PQ",
+    .budget_grammar = "PQ@{budget}",
+    .make_budgeted = make_pq_for_budget,
 }};
 }  // namespace
 

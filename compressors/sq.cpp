@@ -1,5 +1,6 @@
 #include "compressors/sq.h"
 
+#include "compressors/budget.h"
 #include "toolkit/registry.h"
 
 namespace embcomp {
@@ -51,6 +52,22 @@ void SqCodec::decode(const uint8_t* codes, size_t n, float* x) const {
 }
 
 namespace {
+std::unique_ptr<TableCompressor> make_sq_for_budget(const BuildArgs& a) {
+  std::vector<KnobChoice> cands;
+  for (int nbits : {4, 6, 8, 16}) {
+    size_t model = nbits == 16 ? 0 : 2 * a.d * 4;
+    cands.push_back({"nbits=" + std::to_string(nbits), a.n * ((a.d * nbits + 7) / 8) + model,
+                     double(nbits)});
+  }
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  SqParams p;
+  p.nbits = std::stoi(cands[best].knob.substr(6));
+  auto t = std::make_unique<CodecTable>(std::make_unique<SqCodec>(a.d, p), a.full_spec,
+                                        cands[best].knob);
+  t->set_budget(a.budget, "nbits is one of 4, 6, 8 or 16 (FP16)");
+  return t;
+}
+
 Registrar reg_sq{{
     .name = "SQ",
     .grammar = "SQ{nbits}",
@@ -68,6 +85,10 @@ Registrar reg_sq{{
                    a.spec() << ": nbits=" << p.nbits << " is not one of 4, 6, 8");
           return std::make_unique<SqCodec>(a.d, p);
         },
+    .make_table = nullptr,
+    .budget_pattern = "SQ",
+    .budget_grammar = "SQ@{budget}",
+    .make_budgeted = make_sq_for_budget,
 }};
 
 Registrar reg_fp16{{

@@ -51,26 +51,20 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
                                     const BenchOptions& opt) {
   EC_CHECK(ds.gt && ds.gt->d >= opt.k, kRuntime, "bench needs ground truth with k columns");
   const size_t n = ds.base.n, d = ds.base.d;
-  auto codec = make_codec(spec, d, opt.seed);
+  auto table = make_table(spec, n, d, opt.seed);
   auto progress = [&](const std::string& what) {
-    if (opt.verbose) std::cerr << "  " << codec->spec() << ": " << what << "\n";
+    if (opt.verbose) std::cerr << "  " << table->spec() << ": " << what << "\n";
   };
 
-  progress("training on " + std::to_string(n) + " rows");
+  progress("training and encoding " + std::to_string(n) + " rows");
   auto t0 = Clock::now();
-  codec->train(ds.base.view());
-  const double train_s = since(t0);
-
-  progress("encoding");
-  std::vector<uint8_t> codes(checked_mul(n, codec->code_size()));
-  t0 = Clock::now();
-  codec->encode(ds.base.view(), codes.data());
-  const double encode_s = since(t0);
+  table->compress(ds.base.view());
+  const double build_s = since(t0);
+  table->finish_budget();
 
   progress("searching " + std::to_string(ds.queries.n) + " queries");
   t0 = Clock::now();
-  KnnResult found =
-      search_codes(*codec, codes.data(), n, ds.queries.view(), opt.k, ds.search_metric());
+  KnnResult found = search_table(*table, ds.queries.view(), opt.k, ds.search_metric());
   const double search_s = since(t0);
   const double recall = recall_at_k(found, *ds.gt, opt.k);
 
@@ -81,7 +75,7 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
     FloatMatrix dec(std::min(block, n), d);
     for (size_t s = 0; s < n; s += block) {
       const size_t nb = std::min(block, n - s);
-      codec->decode(codes.data() + s * codec->code_size(), nb, dec.data());
+      table->decode_range(s, nb, dec.data());
       const float* x = ds.base.row(s);
       for (size_t i = 0; i < nb * d; ++i) {
         const double e = double(dec.values[i]) - x[i];
@@ -90,24 +84,32 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
     }
   }
 
-  const size_t total = n * codec->code_size() + codec->model_bytes();
+  const size_t total = table->total_bytes();
+  const Codec* codec = table->codec();
   nlohmann::ordered_json r;
-  r["method"] = codec->spec();
+  r["method"] = table->spec();
+  r["knob"] = table->knob();
   r["dataset"] = ds.name;
   r["n"] = n;
   r["d"] = d;
   r["nq"] = ds.queries.n;
   r["metric"] = metric_name(ds.metric);
   r["k"] = opt.k;
-  r["code_bytes_per_vector"] = codec->code_size();
-  r["model_bytes"] = codec->model_bytes();
+  r["code_bytes_per_vector"] = double(total - table->model_bytes()) / double(n);
+  r["model_bytes"] = table->model_bytes();
   r["total_bytes"] = total;
   r["compression_ratio"] = 4.0 * double(n) * double(d) / double(total);
+  if (table->budget()) {
+    r["budget"] = *table->budget();
+    r["budget_actual"] = double(total) / (4.0 * double(n) * double(d));
+    if (!table->budget_note().empty()) r["budget_note"] = table->budget_note();
+  }
   r["recall_at_k"] = recall;
   r["recon_mse"] = sq_err / double(n * d);
-  r["search"] = codec->search_kind() == SearchKind::kHamming ? "hamming" : "decoded";
-  r["train_s"] = train_s;
-  r["encode_s"] = encode_s;
+  r["search"] = codec && codec->search_kind() == SearchKind::kHamming ? "hamming" : "decoded";
+  r["train_s"] = table->train_seconds();
+  r["encode_s"] = table->encode_seconds();
+  r["build_s"] = build_s;
   r["search_s"] = search_s;
   r["seed"] = opt.seed;
   r["threads"] = omp_get_max_threads();
@@ -134,9 +136,9 @@ std::string format_table(const std::vector<nlohmann::ordered_json>& records, siz
       os << line;
       continue;
     }
-    std::snprintf(line, sizeof(line), "%-22s %9zu %11zu %12.3f %8.2f %10.4f %10.3g %9.2f %9.2f %9.2f\n",
+    std::snprintf(line, sizeof(line), "%-22s %9.1f %11zu %12.3f %8.2f %10.4f %10.3g %9.2f %9.2f %9.2f\n",
                   r["method"].get<std::string>().c_str(),
-                  r["code_bytes_per_vector"].get<size_t>(), r["model_bytes"].get<size_t>(),
+                  r["code_bytes_per_vector"].get<double>(), r["model_bytes"].get<size_t>(),
                   r["total_bytes"].get<double>() / 1e6, r["compression_ratio"].get<double>(),
                   r["recall_at_k"].get<double>(), r["recon_mse"].get<double>(),
                   r["train_s"].get<double>(), r["encode_s"].get<double>(),

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 #include "toolkit/error.h"
@@ -41,6 +42,10 @@ void merge_topk(KnnResult& acc, const KnnResult& block, int64_t offset, bool hig
 }
 
 }  // namespace
+
+KnnResult blocked_decoded_search(size_t n, size_t d, MatrixView<float> queries, size_t k,
+                                 Metric metric, size_t block_rows,
+                                 const std::function<void(size_t, size_t, float*)>& decode);
 
 KnnResult exact_knn(MatrixView<float> base, MatrixView<float> queries, size_t k, Metric metric) {
   EC_CHECK(base.d == queries.d, kBadInput,
@@ -95,16 +100,37 @@ KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
     r.scores.assign(dist.begin(), dist.end());
     return r;
   }
+  return blocked_decoded_search(
+      n, codec.d(), queries, k, metric, block_rows,
+      [&](size_t start, size_t nb, float* out) { codec.decode(codes + start * cs, nb, out); });
+}
+
+KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, size_t k,
+                       Metric metric, size_t block_rows) {
+  EC_CHECK(queries.d == table.d(), kBadInput,
+           "queries have d=" << queries.d << " but " << table.spec() << " has d=" << table.d());
+  if (table.codec() && table.codec()->search_kind() == SearchKind::kHamming) {
+    return search_codes(*table.codec(), table.codes(), table.n(), queries, k, metric, block_rows);
+  }
+  EC_CHECK(k >= 1 && k <= table.n(), kBadInput, "k=" << k << " must be in [1, n=" << table.n() << "]");
+  return blocked_decoded_search(
+      table.n(), table.d(), queries, k, metric, block_rows,
+      [&](size_t start, size_t nb, float* out) { table.decode_range(start, nb, out); });
+}
+
+KnnResult blocked_decoded_search(size_t n, size_t d, MatrixView<float> queries, size_t k,
+                                 Metric metric, size_t block_rows,
+                                 const std::function<void(size_t, size_t, float*)>& decode) {
   KnnResult acc;
   acc.nq = queries.n;
   acc.k = k;
   acc.ids.assign(checked_mul(queries.n, k), -1);
   acc.scores.assign(queries.n * k, 0.0f);
   block_rows = std::max<size_t>(block_rows, k);
-  FloatMatrix block(std::min(block_rows, n), codec.d());
+  FloatMatrix block(std::min(block_rows, n), d);
   for (size_t start = 0; start < n; start += block_rows) {
     const size_t nb = std::min(block_rows, n - start);
-    codec.decode(codes + start * cs, nb, block.data());
+    decode(start, nb, block.data());
     const size_t kb = std::min(k, nb);
     KnnResult part = exact_knn({block.data(), nb, block.d}, queries, kb, metric);
     if (kb < k) {  // pad to k columns so that merge_topk sees the same shape

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compressors/codec.h"
+#include "compressors/table_compressor.h"
 #include "toolkit/matrix.h"
 #include "toolkit/metric.h"
 
@@ -32,6 +33,11 @@ KnnResult exact_knn(MatrixView<float> base, MatrixView<float> queries, size_t k,
 KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
                        MatrixView<float> queries, size_t k, Metric metric,
                        size_t block_rows = 65536);
+
+/// The same for any compressed table: Hamming search when the table holds binary codec
+/// codes, otherwise fp32 queries against rows decoded block by block (decode_range).
+KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, size_t k,
+                       Metric metric, size_t block_rows = 65536);
 
 /// Mean over queries of |found[:k] intersect truth[:k]| / k (k-recall@k).
 /// truth must have at least k columns.

@@ -70,12 +70,18 @@ int cmd_list(int argc, char** argv) {
   desc.add_options()("help,h", "show this help");
   po::variables_map vm;
   if (!parse("list", desc, argc, argv, vm, "")) return 0;
-  std::cout << "Methods (compose as TRANSFORM,...,CODEC, e.g. \"PCA64,SQ8\" or \"OPQ25,PQ25x8\"):\n";
+  std::cout << "Methods (compose as TRANSFORM,...,CODEC, e.g. \"PCA64,SQ8\" or \"OPQ25,PQ25x8\";\n"
+               "a budget form NAME@B sizes the method to B = a fraction (0.1) or factor (10x) of\n"
+               "the float32 bytes and stands alone):\n";
+  auto pad = [](const std::string& s) { return std::string(s.size() < 18 ? 18 - s.size() : 1, ' '); };
   for (const auto* e : registered_methods()) {
-    std::cout << "  " << e->grammar
-              << std::string(e->grammar.size() < 18 ? 18 - e->grammar.size() : 1, ' ')
-              << (e->kind == MethodKind::kTransform ? "[transform] " : "[codec]     ") << e->doc
-              << "\n";
+    const char* kind = e->kind == MethodKind::kTransform ? "[transform] "
+                       : e->kind == MethodKind::kCodec   ? "[codec]     "
+                                                         : "[table]     ";
+    std::cout << "  " << e->grammar << pad(e->grammar) << kind << e->doc << "\n";
+    if (!e->budget_grammar.empty())
+      std::cout << "  " << e->budget_grammar << pad(e->budget_grammar) << "[budget]    " << e->name
+                << " sized to the budget\n";
   }
   return 0;
 }
@@ -153,7 +159,7 @@ int cmd_bench(int argc, char** argv) {
            "--k " << opt.k << " must be in [1, " << ds.base.n << "] (the base has " << ds.base.n
                   << " rows)");
   if (specs.empty()) specs = default_bench_specs(ds.base.d);
-  for (const auto& s : specs) make_codec(s, ds.base.d, opt.seed);  // dimension checks
+  for (const auto& s : specs) make_table(s, ds.base.n, ds.base.d, opt.seed);  // size checks
   if (!out.empty()) check_output_path(out);  // a bad --out fails now, not at the end
   if (opt.verbose) {
     std::cerr << "[bench] " << ds.name << ": " << ds.base.n << " x " << ds.base.d << " base, "

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "compressors/budget.h"
 #include "compressors/pipeline.h"
 #include "toolkit/error.h"
 
@@ -15,6 +16,7 @@ namespace {
 struct Compiled {
   MethodEntry entry;
   std::regex re;
+  std::regex budget_re;
 };
 
 std::map<std::string, Compiled>& table() {
@@ -38,9 +40,13 @@ std::vector<std::string> split_components(const std::string& spec) {
 }
 
 const Compiled* match(const std::string& component, std::vector<std::string>* groups) {
+  const auto at = component.find('@');
+  const bool budgeted = at != std::string::npos;
+  const std::string head = budgeted ? component.substr(0, at) : component;
   for (auto& [name, c] : table()) {
+    if (budgeted && c.entry.budget_pattern.empty()) continue;
     std::smatch m;
-    if (std::regex_match(component, m, c.re)) {
+    if (std::regex_match(head, m, budgeted ? c.budget_re : c.re)) {
       if (groups) {
         groups->clear();
         for (const auto& g : m) groups->push_back(g.str());
@@ -56,6 +62,7 @@ std::string known_grammars() {
   bool first = true;
   for (auto& [name, c] : table()) {
     os << (first ? "" : ", ") << c.entry.grammar;
+    if (!c.entry.budget_grammar.empty()) os << ", " << c.entry.budget_grammar;
     first = false;
   }
   return os.str();
@@ -81,8 +88,10 @@ Registrar::Registrar(MethodEntry entry) {
   auto& t = table();
   if (t.count(entry.name)) throw std::logic_error("method registered twice: " + entry.name);
   std::regex re(entry.pattern, std::regex::ECMAScript);
+  std::regex budget_re(entry.budget_pattern.empty() ? "$^" : entry.budget_pattern,
+                       std::regex::ECMAScript);
   std::string name = entry.name;
-  t.emplace(name, Compiled{std::move(entry), std::move(re)});
+  t.emplace(name, Compiled{std::move(entry), std::move(re), std::move(budget_re)});
 }
 
 std::vector<const MethodEntry*> registered_methods() {
@@ -105,6 +114,10 @@ void check_spec(const std::string& spec) {
   for (size_t i = 0; i < parts.size(); ++i) {
     EC_CHECK(!parts[i].empty(), kBadInput, "method spec '" << spec << "' has an empty component");
     const MethodEntry& e = find_method(parts[i]);
+    const bool standalone = e.kind == MethodKind::kTable || parts[i].find('@') != std::string::npos;
+    EC_CHECK(!standalone || parts.size() == 1, kBadInput,
+             "method spec '" << spec << "': '" << parts[i]
+                             << "' compresses a whole table and cannot be composed");
     if (i + 1 < parts.size()) {
       EC_CHECK(e.kind == MethodKind::kTransform, kBadInput,
                "method spec '" << spec << "': '" << parts[i]
@@ -115,6 +128,8 @@ void check_spec(const std::string& spec) {
 
 std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t seed) {
   check_spec(spec);
+  EC_CHECK(spec.find('@') == std::string::npos, kBadInput,
+           spec << ": a budgeted spec needs the table size; use make_table");
   EC_CHECK(d > 0, kBadInput, spec << ": dimension must be positive");
   auto parts = split_components(spec);
   std::vector<std::unique_ptr<Transform>> transforms;
@@ -124,6 +139,8 @@ std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t se
   for (size_t i = 0; i < parts.size(); ++i) {
     const Compiled* c = match(parts[i], &args.groups);
     args.d = cur_d;
+    EC_CHECK(c->entry.kind != MethodKind::kTable, kBadInput,
+             spec << " compresses a whole table; use make_table");
     if (c->entry.kind == MethodKind::kTransform) {
       auto t = build_naming_component(parts[i], c->entry.name, [&] { return c->entry.make_transform(args); });
       cur_d = t->d_out();
@@ -138,6 +155,32 @@ std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t se
     }
   }
   EC_THROW(kBadInput, "empty method spec");
+}
+
+std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, size_t d,
+                                            uint64_t seed) {
+  check_spec(spec);
+  EC_CHECK(d > 0, kBadInput, spec << ": dimension must be positive");
+  const auto at = spec.find('@');
+  BuildArgs args;
+  const Compiled* c = match(spec, &args.groups);  // nullptr for a pipeline "T,...,C"
+  if (c == nullptr) return std::make_unique<CodecTable>(make_codec(spec, d, seed));
+  args.d = d;
+  args.n = n;
+  args.seed = seed;
+  args.full_spec = spec;
+  std::unique_ptr<TableCompressor> t;
+  if (at != std::string::npos) {
+    args.budget = parse_budget(spec, spec.substr(at + 1));
+    EC_CHECK(n > 0, kBadInput, spec << ": a budget needs at least one row");
+    t = build_naming_component(spec, c->entry.name, [&] { return c->entry.make_budgeted(args); });
+    if (!t->budget()) t->set_budget(args.budget, "");
+  } else if (c->entry.kind == MethodKind::kTable) {
+    t = build_naming_component(spec, c->entry.name, [&] { return c->entry.make_table(args); });
+  } else {
+    t = std::make_unique<CodecTable>(make_codec(spec, d, seed));
+  }
+  return t;
 }
 
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,

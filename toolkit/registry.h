@@ -20,17 +20,23 @@
 #include <vector>
 
 #include "compressors/codec.h"
+#include "compressors/table_compressor.h"
 
 namespace embcomp {
 
-enum class MethodKind { kTransform, kCodec };
+/// kTransform and kCodec compose into pipelines; kTable methods compress a whole table
+/// and stand alone in a spec.
+enum class MethodKind { kTransform, kCodec, kTable };
 
 /// What a builder gets: the regex groups of its spec component, the input dimension and
 /// the seed for every random choice the method makes.
 struct BuildArgs {
-  std::vector<std::string> groups;  ///< groups[0] is the whole component
+  std::vector<std::string> groups;  ///< groups[0] is the whole component (before any '@')
   size_t d = 0;
   uint64_t seed = 0;
+  size_t n = 0;         ///< rows the table will hold (0 when unknown: codecs only)
+  double budget = 0;    ///< requested fraction of 4 n d bytes, for "NAME@B" specs
+  std::string full_spec;  ///< the component as written, including "@B"
   const std::string& spec() const { return groups.front(); }
 };
 
@@ -43,8 +49,14 @@ struct MethodEntry {
   std::function<std::vector<std::string>(size_t d)> ladder;
   std::function<std::vector<std::string>(size_t d)> defaults;
   /// Exactly one of these is set, according to kind.
-  std::function<std::unique_ptr<Transform>(const BuildArgs&)> make_transform;
-  std::function<std::unique_ptr<Codec>(const BuildArgs&)> make_codec;
+  std::function<std::unique_ptr<Transform>(const BuildArgs&)> make_transform = nullptr;
+  std::function<std::unique_ptr<Codec>(const BuildArgs&)> make_codec = nullptr;
+  std::function<std::unique_ptr<TableCompressor>(const BuildArgs&)> make_table = nullptr;
+  /// Budget form "NAME@B": a regex for the part before '@' (empty: no budget form) and
+  /// the builder that solves the knob from args.budget and args.n.
+  std::string budget_pattern = "";
+  std::string budget_grammar = "";  ///< e.g. "PQ@{budget}"
+  std::function<std::unique_ptr<TableCompressor>(const BuildArgs&)> make_budgeted = nullptr;
 };
 
 /// Registers an entry at static-initialization time: `static Registrar r{entry};`.
@@ -67,6 +79,11 @@ void check_spec(const std::string& spec);
 /// Builds the codec for a full spec at input dimension d (transforms chained, a trailing
 /// transform is followed by a Flat codec). Throws kBadInput naming the spec.
 std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t seed = 1234);
+
+/// Builds any spec as a table of n rows: a budgeted "NAME@B" spec, a table method, or
+/// a codec pipeline (wrapped in CodecTable). Throws kBadInput naming the spec.
+std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, size_t d,
+                                            uint64_t seed = 1234);
 
 /// Parses an integer capture group, throwing kBadInput naming the spec when out of range.
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
