@@ -56,6 +56,9 @@ struct MethodEntry {
   /// the builder that solves the knob from args.budget and args.n.
   std::string budget_pattern = "";
   std::string budget_grammar = "";  ///< e.g. "PQ@{budget}"
+  /// A head that budget_pattern matches, used by tests and sweeps ("PQ", "MGPQ2");
+  /// empty means the name.
+  std::string budget_head = "";
   std::function<std::unique_ptr<TableCompressor>(const BuildArgs&)> make_budgeted = nullptr;
 };
 
