@@ -21,8 +21,8 @@ std::string error_of(const std::function<void()>& f) {
 TEST(Registry, DefaultSpecsParseToThemselvesForCommonDimensions) {
   for (size_t d : {64, 96, 100, 128, 384, 768}) {
     for (const auto& spec : default_bench_specs(d)) {
-      auto codec = make_codec(spec, d);
-      EXPECT_EQ(codec->spec(), spec) << "d=" << d;
+      auto table = make_table(spec, 10000, d);
+      EXPECT_EQ(table->spec(), spec) << "d=" << d;
     }
   }
 }
@@ -56,6 +56,19 @@ TEST(Registry, TrailingTransformStoresFloat32) {
   EXPECT_EQ(codec->code_size(), 16u * 4);
   EXPECT_EQ(make_codec("PCA16,Flat", 32)->spec(), "PCA16");
   EXPECT_EQ(make_codec("PCA16, SQ8", 32)->spec(), "PCA16,SQ8");
+}
+
+TEST(Registry, BudgetSpecsNeedATable) {
+  EXPECT_NE(error_of([] { make_codec("PQ@0.1", 64); }).find("make_table"), std::string::npos);
+  EXPECT_NE(error_of([] { check_spec("PCA16,PQ@0.1"); }).find("cannot be composed"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("SVD@0.0001", 30000, 100); }).find("cannot be met"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("SVD@0", 30000, 100); }).find("(0, 1)"), std::string::npos);
+  EXPECT_NE(error_of([] { make_table("SVD@1.5", 30000, 100); }).find("(0, 1)"), std::string::npos);
+  auto t = make_table("PQ@16x", 30000, 100);
+  EXPECT_EQ(t->spec(), "PQ@16x");
+  EXPECT_EQ(t->knob(), "M=25,nbits=7");
 }
 
 TEST(Registry, SplitMethods) {
