@@ -18,7 +18,7 @@ packages=(
   libboost-program-options-dev libhdf5-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
-  python3-matplotlib
+  python3-matplotlib python3-faiss
 )
 
 log() { echo "[setup] $*" >&2; }

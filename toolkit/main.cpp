@@ -20,6 +20,8 @@
 #include "eval/ground_truth.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
+#include "toolkit/cli.h"
+#include "toolkit/cmd_index.h"
 #include "toolkit/io.h"
 #include "toolkit/registry.h"
 
@@ -37,6 +39,8 @@ const char* kUsage =
     "  list       every registered method: spec grammar and one-line description\n"
     "  datasets   the bundled datasets\n"
     "  bench      memory, compression ratio, recall@k and times for each method\n"
+    "  build      build a FAISS index over a compressed corpus and save it\n"
+    "  search     search a saved index; write a TREC run or ids\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -49,27 +53,11 @@ std::string version_line() {
          EMBCOMP_BUILD_TYPE + " build, FAISS " + EMBCOMP_FAISS_FLAVOR + ")";
 }
 
-/// Parses a subcommand's options; prints help and returns false on --help.
-bool parse(const std::string& cmd, const po::options_description& desc, int argc, char** argv,
-           po::variables_map& vm, const std::string& synopsis) {
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: embcomp " << cmd << " " << synopsis << "\n\n" << desc << "\n";
-      return false;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    EC_THROW(kUsage, cmd << ": " << e.what() << " (see 'embcomp " << cmd << " --help')");
-  }
-  return true;
-}
-
 int cmd_list(int argc, char** argv) {
   po::options_description desc("list options");
   desc.add_options()("help,h", "show this help");
   po::variables_map vm;
-  if (!parse("list", desc, argc, argv, vm, "")) return 0;
+  if (!parse_command_line("list", desc, argc, argv, vm, "")) return 0;
   std::cout << "Methods (compose as TRANSFORM,...,CODEC, e.g. \"PCA64,SQ8\" or \"OPQ25,PQ25x8\";\n"
                "a budget form NAME@B sizes the method to B = a fraction (0.1) or factor (10x) of\n"
                "the float32 bytes and stands alone):\n";
@@ -90,36 +78,13 @@ int cmd_datasets(int argc, char** argv) {
   po::options_description desc("datasets options");
   desc.add_options()("help,h", "show this help");
   po::variables_map vm;
-  if (!parse("datasets", desc, argc, argv, vm, "")) return 0;
+  if (!parse_command_line("datasets", desc, argc, argv, vm, "")) return 0;
   for (const auto& d : list_bundled_datasets()) {
     std::cout << "  " << d.name << std::string(d.name.size() < 16 ? 16 - d.name.size() : 1, ' ')
               << d.metric << "  " << d.doc << "\n";
   }
   std::cout << "data directory: " << data_dir() << "\n";
   return 0;
-}
-
-/// Fails with kBadInput when out's folder does not exist or is not writable.
-void check_output_path(const std::string& out) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(out).parent_path();
-  if (dir.empty()) dir = ".";
-  std::error_code ec;
-  EC_CHECK(fs::is_directory(dir, ec), kBadInput, out << ": folder " << dir.string() << " does not exist");
-  EC_CHECK(::access(dir.c_str(), W_OK) == 0, kBadInput, out << ": folder " << dir.string() << " is not writable");
-  EC_CHECK(!fs::is_directory(out, ec), kBadInput, out << ": is a folder");
-}
-
-void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
-  desc.add_options()
-      ("data", po::value(&ds.data),
-       "bundled dataset name (see 'embcomp datasets') or an ann-benchmarks .hdf5 file "
-       "[default: glove-100-30k when --base is not given]")
-      ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
-      ("queries", po::value(&ds.queries), "query vectors file")
-      ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")
-      ("metric", po::value(&ds.metric), "l2 | ip | angular (required with --base; overrides the dataset's)")
-      ("dim", po::value(&ds.raw_d), "dimension of .raw/.f32 files");
 }
 
 int cmd_bench(int argc, char** argv) {
@@ -140,7 +105,7 @@ int cmd_bench(int argc, char** argv) {
       ("out", po::value(&out), "write the results here (written whole at the end) instead of stdout")
       ("quiet,q", "no progress on stderr");
   po::variables_map vm;
-  if (!parse("bench", desc, argc, argv, vm, "[--data NAME|FILE.hdf5 | --base B --queries Q --metric M] [options]"))
+  if (!parse_command_line("bench", desc, argc, argv, vm, "[--data NAME|FILE.hdf5 | --base B --queries Q --metric M] [options]"))
     return 0;
   opt.verbose = !vm.count("quiet");
   EC_CHECK(format == "table" || format == "jsonl", kUsage,
@@ -201,13 +166,7 @@ int cmd_bench(int argc, char** argv) {
   if (out.empty()) {
     std::cout << text << std::flush;
   } else {
-    AtomicFile f(out);
-    {
-      std::ofstream os(f.tmp_path(), std::ios::binary);
-      os << text;
-      EC_CHECK(os.good(), kRuntime, out << ": write failed");
-    }
-    f.commit();
+    write_text_file(out, text);
     if (opt.verbose) std::cerr << "[bench] wrote " << records.size() << " records to " << out << "\n";
   }
   return failures ? 1 : 0;
@@ -233,6 +192,8 @@ int main(int argc, char** argv) {
     if (cmd == "list") return cmd_list(argc - 1, argv + 1);
     if (cmd == "datasets") return cmd_datasets(argc - 1, argv + 1);
     if (cmd == "bench") return cmd_bench(argc - 1, argv + 1);
+    if (cmd == "build") return cmd_build(argc - 1, argv + 1);
+    if (cmd == "search") return cmd_search(argc - 1, argv + 1);
     std::cerr << "embcomp: unknown command '" << cmd << "' (see 'embcomp --help')\n";
     return 2;
   } catch (const Error& e) {

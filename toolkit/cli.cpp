@@ -1,0 +1,65 @@
+#include "toolkit/cli.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "toolkit/error.h"
+#include "toolkit/io.h"
+
+namespace po = boost::program_options;
+
+namespace embcomp {
+
+/// Parses a subcommand's options; prints help and returns false on --help.
+bool parse_command_line(const std::string& cmd, const po::options_description& desc, int argc, char** argv,
+           po::variables_map& vm, const std::string& synopsis) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: embcomp " << cmd << " " << synopsis << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    EC_THROW(kUsage, cmd << ": " << e.what() << " (see 'embcomp " << cmd << " --help')");
+  }
+  return true;
+}
+
+/// Fails with kBadInput when out's folder does not exist or is not writable.
+void check_output_path(const std::string& out) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(out).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  EC_CHECK(fs::is_directory(dir, ec), kBadInput, out << ": folder " << dir.string() << " does not exist");
+  EC_CHECK(::access(dir.c_str(), W_OK) == 0, kBadInput, out << ": folder " << dir.string() << " is not writable");
+  EC_CHECK(!fs::is_directory(out, ec), kBadInput, out << ": is a folder");
+}
+
+void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
+  desc.add_options()
+      ("data", po::value(&ds.data),
+       "bundled dataset name (see 'embcomp datasets') or an ann-benchmarks .hdf5 file "
+       "[default: glove-100-30k when --base is not given]")
+      ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
+      ("queries", po::value(&ds.queries), "query vectors file")
+      ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")
+      ("metric", po::value(&ds.metric), "l2 | ip | angular (required with --base; overrides the dataset's)")
+      ("dim", po::value(&ds.raw_d), "dimension of .raw/.f32 files");
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  AtomicFile f(path);
+  {
+    std::ofstream os(f.tmp_path(), std::ios::binary);
+    os << text;
+    EC_CHECK(os.good(), kRuntime, path << ": write failed");
+  }
+  f.commit();
+}
+
+}  // namespace embcomp

@@ -1,0 +1,27 @@
+// Helpers shared by the embcomp subcommands (toolkit/main.cpp and toolkit/cmd_*.cpp).
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+
+#include "toolkit/dataset.h"
+
+namespace embcomp {
+
+/// Parses a subcommand's options into vm; prints help and returns false on --help.
+/// Throws kUsage naming the command on an unknown or malformed option.
+bool parse_command_line(const std::string& cmd, const boost::program_options::options_description& desc,
+                        int argc, char** argv, boost::program_options::variables_map& vm,
+                        const std::string& synopsis);
+
+/// --data, --base, --queries, --gt, --metric, --dim.
+void add_dataset_options(boost::program_options::options_description& desc, DatasetSpec& ds);
+
+/// Fails with kBadInput when out's folder does not exist or is not writable, or out is a
+/// folder: checked before any work, so a bad --out never costs a run.
+void check_output_path(const std::string& out);
+
+/// Writes text to path atomically (temporary name, then rename).
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace embcomp
