@@ -73,6 +73,16 @@ void BinaryCodec::decode(const uint8_t* codes, size_t n, float* x) const {
   }
 }
 
+void BinaryCodec::decode_for_scan(const uint8_t* codes, size_t n, float* x) const {
+  const size_t cs = code_size();
+#pragma omp parallel for if (n > 4096) schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* ci = codes + i * cs;
+    float* xi = x + i * d_;
+    for (size_t j = 0; j < d_; ++j) xi[j] = (ci[j >> 3] >> (j & 7)) & 1 ? 1.0f : -1.0f;
+  }
+}
+
 namespace {
 Registrar reg_sign{{
     .name = "Binary",

@@ -33,6 +33,8 @@ class BinaryCodec final : public Codec {
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
   SearchKind search_kind() const override { return SearchKind::kHamming; }
+  /// x_j = bit ? +1 : -1.
+  void decode_for_scan(const uint8_t* codes, size_t n, float* x) const override;
   const std::vector<float>& thresholds() const { return threshold_; }
 
  private:

@@ -59,6 +59,12 @@ class Codec {
   /// x: n * d() floats, row-major, reconstructed from n codes.
   virtual void decode(const uint8_t* codes, size_t n, float* x) const = 0;
   virtual SearchKind search_kind() const { return SearchKind::kDecoded; }
+  /// The float rows an asymmetric first-stage scan ranks against (float query, inner
+  /// product): decode() by default; binary codecs return their bits as +-1, which ranks
+  /// candidates for re-scoring far better than Hamming distance (docs/bench.md).
+  virtual void decode_for_scan(const uint8_t* codes, size_t n, float* x) const {
+    decode(codes, n, x);
+  }
 };
 
 /// Checks the common preconditions of train(): x has the right dimension, at least

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "compressors/table_compressor.h"
 #include "toolkit/dataset.h"
 
 namespace embcomp {
@@ -15,6 +16,10 @@ struct BenchOptions {
   uint64_t seed = 1234;    ///< seed handed to every method
   int threads = 0;         ///< OpenMP threads, 0 = all cores
   bool verbose = true;     ///< progress on stderr
+  /// Two-stage search: take k * rerank_factor candidates from the method, re-score them
+  /// with this table (e.g. Flat, FP16, SQ8 over the same rows). nullptr: no re-ranking.
+  const TableCompressor* rerank = nullptr;
+  size_t rerank_factor = 10;
 };
 
 /// The default method list for dimension d: every registered family's defaults.

@@ -106,13 +106,24 @@ KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
 }
 
 KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, size_t k,
-                       Metric metric, size_t block_rows) {
+                       Metric metric, size_t block_rows, bool asymmetric) {
   EC_CHECK(queries.d == table.d(), kBadInput,
            "queries have d=" << queries.d << " but " << table.spec() << " has d=" << table.d());
+  const Codec* codec = table.codec();
+  if (codec && codec->search_kind() == SearchKind::kHamming && asymmetric) {
+    EC_CHECK(k >= 1 && k <= table.n(), kBadInput,
+             "k=" << k << " must be in [1, n=" << table.n() << "]");
+    const size_t cs = codec->code_size();
+    return blocked_decoded_search(table.n(), table.d(), queries, k, Metric::kIP, block_rows,
+                                  [&](size_t start, size_t nb, float* out) {
+                                    codec->decode_for_scan(table.codes() + start * cs, nb, out);
+                                  });
+  }
   if (table.codec() && table.codec()->search_kind() == SearchKind::kHamming) {
     return search_codes(*table.codec(), table.codes(), table.n(), queries, k, metric, block_rows);
   }
-  EC_CHECK(k >= 1 && k <= table.n(), kBadInput, "k=" << k << " must be in [1, n=" << table.n() << "]");
+  EC_CHECK(k >= 1 && k <= table.n(), kBadInput,
+           "k=" << k << " must be in [1, n=" << table.n() << "]");
   return blocked_decoded_search(
       table.n(), table.d(), queries, k, metric, block_rows,
       [&](size_t start, size_t nb, float* out) { table.decode_range(start, nb, out); });
@@ -152,13 +163,14 @@ KnnResult blocked_decoded_search(size_t n, size_t d, MatrixView<float> queries, 
 }
 
 double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k) {
-  EC_CHECK(truth.d >= k, kBadInput, "ground truth has " << truth.d << " neighbours per query, "
-                                                        << "fewer than k=" << k);
+  EC_CHECK(truth.d >= k, kBadInput,
+           "ground truth has " << truth.d << " neighbours per query, "
+                               << "fewer than k=" << k);
   EC_CHECK(truth.n == found.nq, kBadInput,
            "ground truth has " << truth.n << " queries, the search " << found.nq);
   EC_CHECK(found.k >= k, kRuntime, "search returned " << found.k << " < k=" << k);
   if (found.nq == 0) return 0.0;
-  double total = 0;
+  size_t total = 0;
   std::vector<int64_t> t(k);
   for (size_t q = 0; q < found.nq; ++q) {
     std::copy(truth.row(q), truth.row(q) + k, t.begin());
@@ -168,9 +180,9 @@ double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k) {
       int64_t id = found.ids[q * found.k + j];
       if (id >= 0 && std::binary_search(t.begin(), t.end(), id)) ++hit;
     }
-    total += double(hit) / double(k);
+    total += hit;
   }
-  return total / double(found.nq);
+  return double(total) / (double(found.nq) * double(k));
 }
 
 }  // namespace embcomp

@@ -36,10 +36,13 @@ KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
 
 /// The same for any compressed table: Hamming search when the table holds binary codec
 /// codes, otherwise fp32 queries against rows decoded block by block (decode_range).
+/// With asymmetric, binary codes are scanned with the float query against
+/// Codec::decode_for_scan rows by inner product (the first stage of a two-stage search).
 KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, size_t k,
-                       Metric metric, size_t block_rows = 65536);
+                       Metric metric, size_t block_rows = 65536, bool asymmetric = false);
 
-/// Mean over queries of |found[:k] intersect truth[:k]| / k (k-recall@k).
+/// Mean over queries of |found[:k] intersect truth[:k]| / k (k-recall@k), computed as
+/// total hits / (nq k) so that it is exact.
 /// truth must have at least k columns.
 double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k);
 

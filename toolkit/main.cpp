@@ -90,7 +90,7 @@ int cmd_datasets(int argc, char** argv) {
 int cmd_bench(int argc, char** argv) {
   DatasetSpec dspec;
   BenchOptions opt;
-  std::string methods, format = "table", out;
+  std::string methods, format = "table", out, rerank_spec;
   po::options_description desc("bench options");
   desc.add_options()("help,h", "show this help");
   add_dataset_options(desc, dspec);
@@ -103,6 +103,9 @@ int cmd_bench(int argc, char** argv) {
       ("threads", po::value(&opt.threads)->default_value(0), "OpenMP threads (0 = all cores)")
       ("format", po::value(&format)->default_value("table"), "table | jsonl")
       ("out", po::value(&out), "write the results here (written whole at the end) instead of stdout")
+      ("rerank", po::value(&rerank_spec),
+       "two-stage search: re-score k * F candidates with this representation (Flat, FP16, SQ8, ...)")
+      ("rerank-factor", po::value(&opt.rerank_factor)->default_value(10), "F: candidates per result")
       ("quiet,q", "no progress on stderr");
   po::variables_map vm;
   if (!parse_command_line("bench", desc, argc, argv, vm, "[--data NAME|FILE.hdf5 | --base B --queries Q --metric M] [options]"))
@@ -134,6 +137,14 @@ int cmd_bench(int argc, char** argv) {
     if (std::string(EMBCOMP_BUILD_TYPE) != "Release")
       std::cerr << "[bench] WARNING: this is a " << EMBCOMP_BUILD_TYPE
                 << " build; times are not representative\n";
+  }
+  EC_CHECK(opt.rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
+  std::unique_ptr<TableCompressor> rerank_table;
+  if (!rerank_spec.empty()) {
+    rerank_table = make_table(rerank_spec, ds.base.n, ds.base.d, opt.seed);
+    if (opt.verbose) std::cerr << "[bench] building the re-ranking table " << rerank_spec << "\n";
+    rerank_table->compress(ds.base.view());
+    opt.rerank = rerank_table.get();
   }
   ensure_ground_truth(ds, opt.k, opt.verbose);
 

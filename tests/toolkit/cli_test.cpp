@@ -174,6 +174,24 @@ TEST(Cli, BenchWritesOneRecordPerMethod) {
   EXPECT_EQ(recs[3]["search"], "hamming");
 }
 
+// Issue 4's bar: Binary with --rerank Flat --rerank-factor 10 reaches 10-recall@10 >= 0.95
+// on glove-100-30k, with memory reported as RAM (codes) and disk (the re-ranking rows).
+TEST(Cli, BinaryWithRerankReachesTheBar) {
+  const std::string dir = testing::temp_dir("cli_rerank");
+  const std::string out = dir + "/r.jsonl";
+  CliRun r = run(dir, "bench --data glove-100-30k --methods Binary --rerank Flat --rerank-factor 10 "
+                      "--quiet --format jsonl --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream f(out);
+  std::string line;
+  std::getline(f, line);
+  auto rec = nlohmann::json::parse(line);
+  EXPECT_GE(rec["recall_at_k"].get<double>(), 0.95);
+  EXPECT_EQ(rec["rerank"], "Flat");
+  EXPECT_EQ(rec["ram_bytes"], rec["total_bytes"]);
+  EXPECT_EQ(rec["disk_bytes"], 30000 * 100 * 4);
+}
+
 TEST(Cli, SameSeedSameRecords) {
   const std::string dir = testing::temp_dir("cli_seed");
   auto quality = [&](const std::string& out) {
