@@ -18,6 +18,9 @@
 #include "build_info.h"
 #include "eval/bench.h"
 #include "eval/ground_truth.h"
+#include "eval/index_bench.h"
+#include "index/faiss_index.h"
+#include "index/faiss_memory.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
 #include "toolkit/cli.h"
@@ -87,10 +90,17 @@ int cmd_datasets(int argc, char** argv) {
   return 0;
 }
 
+/// This executable's path (for measuring in a fresh child process).
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
 int cmd_bench(int argc, char** argv) {
   DatasetSpec dspec;
   BenchOptions opt;
-  std::string methods, format = "table", out, rerank_spec;
+  std::string methods, format = "table", out, rerank_spec, structure;
   po::options_description desc("bench options");
   desc.add_options()("help,h", "show this help");
   add_dataset_options(desc, dspec);
@@ -106,6 +116,9 @@ int cmd_bench(int argc, char** argv) {
       ("rerank", po::value(&rerank_spec),
        "two-stage search: re-score k * F candidates with this representation (Flat, FP16, SQ8, ...)")
       ("rerank-factor", po::value(&opt.rerank_factor)->default_value(10), "F: candidates per result")
+      ("index", po::value(&structure),
+       "build a FAISS index of this structure per method (Flat, IVF{nlist}, IVF{nlist}_HNSW{M}, "
+       "HNSW{M}) and sweep nprobe/efSearch: recall, QPS, latency p50/p95/p99, memory three ways")
       ("quiet,q", "no progress on stderr");
   po::variables_map vm;
   if (!parse_command_line("bench", desc, argc, argv, vm, "[--data NAME|FILE.hdf5 | --base B --queries Q --metric M] [options]"))
@@ -126,8 +139,14 @@ int cmd_bench(int argc, char** argv) {
   EC_CHECK(opt.k >= 1 && opt.k <= ds.base.n, kBadInput,
            "--k " << opt.k << " must be in [1, " << ds.base.n << "] (the base has " << ds.base.n
                   << " rows)");
+  if (specs.empty() && !structure.empty()) specs = {"Flat", "SQ8", "PQ@16x"};
   if (specs.empty()) specs = default_bench_specs(ds.base.d);
-  for (const auto& s : specs) make_table(s, ds.base.n, ds.base.d, opt.seed);  // size checks
+  for (const auto& s : specs) {
+    make_table(s, ds.base.n, ds.base.d, opt.seed);  // size checks
+    if (!structure.empty()) faiss_factory_string(s, structure);
+  }
+  EC_CHECK(structure.empty() || rerank_spec.empty(), kUsage,
+           "--rerank with --index is not supported yet: use one or the other");
   if (!out.empty()) check_output_path(out);  // a bad --out fails now, not at the end
   if (opt.verbose) {
     std::cerr << "[bench] " << ds.name << ": " << ds.base.n << " x " << ds.base.d << " base, "
@@ -150,6 +169,26 @@ int cmd_bench(int argc, char** argv) {
 
   std::vector<nlohmann::ordered_json> records;
   int failures = 0;
+  if (!structure.empty()) {
+    IndexBenchOptions io;
+    io.structure = structure;
+    io.k = opt.k;
+    io.verbose = opt.verbose;
+    io.embcomp_binary = self_path();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (opt.verbose) std::cerr << "[bench " << i + 1 << "/" << specs.size() << "] " << specs[i] << " on " << structure << "\n";
+      auto recs = bench_index(ds, specs[i], io);
+      records.insert(records.end(), recs.begin(), recs.end());
+    }
+    std::string text;
+    if (format == "jsonl") {
+      for (const auto& r : records) text += r.dump() + "\n";
+    } else {
+      text = format_index_table(records, opt.k);
+    }
+    if (out.empty()) std::cout << text << std::flush; else write_text_file(out, text);
+    return 0;
+  }
   for (size_t i = 0; i < specs.size(); ++i) {
     if (opt.verbose) std::cerr << "[bench " << i + 1 << "/" << specs.size() << "] " << specs[i] << "\n";
     try {
@@ -204,6 +243,10 @@ int main(int argc, char** argv) {
     if (cmd == "datasets") return cmd_datasets(argc - 1, argv + 1);
     if (cmd == "bench") return cmd_bench(argc - 1, argv + 1);
     if (cmd == "build") return cmd_build(argc - 1, argv + 1);
+    if (cmd == "_index-rss" && argc == 3) {  // hidden: used by bench --index
+      std::cout << rss_growth_loading(argv[2]) << "\n";
+      return 0;
+    }
     if (cmd == "search") return cmd_search(argc - 1, argv + 1);
     std::cerr << "embcomp: unknown command '" << cmd << "' (see 'embcomp --help')\n";
     return 2;

@@ -1,0 +1,167 @@
+#include "eval/index_bench.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <regex>
+
+#include "build_info.h"
+#include "eval/knn.h"
+#include "index/faiss_index.h"
+#include "index/faiss_memory.h"
+#include "toolkit/error.h"
+
+namespace embcomp {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())));
+  return v[i];
+}
+
+/// RSS growth of a fresh `embcomp _index-rss FILE` process, or -1 when unavailable.
+long long child_rss_growth(const std::string& binary, const std::string& file) {
+  if (binary.empty()) return -1;
+  const std::string cmd = "'" + binary + "' _index-rss '" + file + "' 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  long long v = -1;
+  if (std::fscanf(p, "%lld", &v) != 1) v = -1;
+  return ::pclose(p) == 0 ? v : -1;
+}
+}  // namespace
+
+std::vector<std::string> sweep_params(const std::string& structure) {
+  std::smatch m;
+  std::vector<std::string> out;
+  if (std::regex_match(structure, m, std::regex("IVF([0-9]+)(_HNSW[0-9]+)?"))) {
+    const size_t nlist = std::stoul(m[1]);
+    for (size_t p = 1; p <= nlist && p <= 256; p *= 2) out.push_back("nprobe=" + std::to_string(p));
+  } else if (std::regex_match(structure, std::regex("HNSW[0-9]+"))) {
+    for (int ef : {16, 32, 64, 128, 256}) out.push_back("efSearch=" + std::to_string(ef));
+  } else {
+    out.push_back("");
+  }
+  return out;
+}
+
+std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::string& method,
+                                                const IndexBenchOptions& opt) {
+  EC_CHECK(ds.gt && ds.gt->d >= opt.k, kRuntime, "bench needs ground truth with k columns");
+  BuiltIndex built = build_faiss_index(ds.base.view(), ds.metric, method, opt.structure, opt.verbose);
+  // Serialized size and RSS growth of a fresh process loading it.
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("embcomp_index_bench_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/index.faiss";
+  save_index(built, file);
+  const size_t file_bytes = std::filesystem::file_size(file);
+  const long long rss = child_rss_growth(opt.embcomp_binary, file);
+  std::filesystem::remove_all(dir);
+  const size_t predicted = predicted_index_bytes(*built.index);
+
+  faiss::Index& index = *built.index;
+  const size_t nq = ds.queries.n, k = opt.k;
+  std::vector<float> dist(nq * k);
+  std::vector<faiss::Index::idx_t> ids(nq * k);
+  const int threads = omp_get_max_threads();
+  std::vector<nlohmann::ordered_json> out;
+  for (const auto& params : sweep_params(opt.structure)) {
+    set_search_params(index, params);
+    if (opt.verbose) std::cerr << "  " << method << " " << opt.structure << " " << params << "\n";
+    // Batch throughput, all threads.
+    size_t reps = 0;
+    auto t0 = Clock::now();
+    do {
+      index.search(faiss::Index::idx_t(nq), ds.queries.data(), faiss::Index::idx_t(k), dist.data(),
+                   ids.data());
+      ++reps;
+    } while (since(t0) < opt.min_batch_s);
+    const double qps = double(reps * nq) / since(t0);
+    KnnResult found;
+    found.nq = nq;
+    found.k = k;
+    found.ids.assign(ids.begin(), ids.end());
+    const double recall = recall_at_k(found, *ds.gt, k);
+    // Single-thread per-query latency after a warm-up.
+    omp_set_num_threads(1);
+    std::vector<float> d1(k);
+    std::vector<faiss::Index::idx_t> i1(k);
+    for (size_t q = 0; q < std::min(opt.warmup, nq); ++q)
+      index.search(1, ds.queries.row(q), faiss::Index::idx_t(k), d1.data(), i1.data());
+    std::vector<double> lat(nq);
+    for (size_t q = 0; q < nq; ++q) {
+      auto t = Clock::now();
+      index.search(1, ds.queries.row(q), faiss::Index::idx_t(k), d1.data(), i1.data());
+      lat[q] = since(t) * 1e3;
+    }
+    omp_set_num_threads(threads);
+
+    nlohmann::ordered_json r;
+    r["method"] = method;
+    r["index"] = opt.structure;
+    r["faiss_factory"] = built.meta["faiss_factory"];
+    r["params"] = params;
+    r["dataset"] = ds.name;
+    r["n"] = ds.base.n;
+    r["d"] = ds.base.d;
+    r["nq"] = nq;
+    r["metric"] = metric_name(ds.metric);
+    r["k"] = k;
+    r["recall_at_k"] = recall;
+    r["qps"] = qps;
+    r["latency_p50_ms"] = percentile(lat, 50);
+    r["latency_p95_ms"] = percentile(lat, 95);
+    r["latency_p99_ms"] = percentile(lat, 99);
+    r["train_s"] = built.meta["train_s"];
+    r["add_s"] = built.meta["add_s"];
+    r["predicted_bytes"] = predicted;
+    r["file_bytes"] = file_bytes;
+    if (rss >= 0) r["rss_bytes"] = rss; else r["rss_bytes"] = nullptr;
+    r["ram_bytes"] = predicted;
+    r["disk_bytes"] = 0;
+    r["compression_ratio"] = 4.0 * double(ds.base.n) * double(ds.base.d) / double(predicted);
+    r["threads"] = threads;
+    r["build_type"] = EMBCOMP_BUILD_TYPE;
+    r["faiss"] = EMBCOMP_FAISS_FLAVOR;
+    r["git_commit"] = EMBCOMP_GIT_COMMIT;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string format_index_table(const std::vector<nlohmann::ordered_json>& records, size_t k) {
+  std::string s;
+  char line[320];
+  std::snprintf(line, sizeof(line), "%-16s %-14s %-12s %9s %10s %8s %8s %8s %11s %11s %11s\n",
+                "method", "index", "params", ("recall@" + std::to_string(k)).c_str(), "QPS",
+                "p50 ms", "p95 ms", "p99 ms", "predicted B", "file B", "RSS B");
+  s += line;
+  for (const auto& r : records) {
+    if (r.contains("error")) {
+      s += r["method"].get<std::string>() + " failed: " + r["error"].get<std::string>() + "\n";
+      continue;
+    }
+    std::snprintf(line, sizeof(line), "%-16s %-14s %-12s %9.4f %10.0f %8.3f %8.3f %8.3f %11zu %11zu %11s\n",
+                  r["method"].get<std::string>().c_str(), r["index"].get<std::string>().c_str(),
+                  r["params"].get<std::string>().c_str(), r["recall_at_k"].get<double>(),
+                  r["qps"].get<double>(), r["latency_p50_ms"].get<double>(),
+                  r["latency_p95_ms"].get<double>(), r["latency_p99_ms"].get<double>(),
+                  r["predicted_bytes"].get<size_t>(), r["file_bytes"].get<size_t>(),
+                  r["rss_bytes"].is_null() ? "-" : std::to_string(r["rss_bytes"].get<long long>()).c_str());
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace embcomp

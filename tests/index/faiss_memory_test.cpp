@@ -1,0 +1,54 @@
+// Memory three ways (issue 4): the predicted bytes of an index agree with its serialized
+// size and with the resident-memory growth of a fresh process loading it, within 5%.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "index/faiss_index.h"
+#include "index/faiss_memory.h"
+#include "test_data.h"
+
+namespace embcomp {
+namespace {
+
+long long child_rss(const std::string& file) {
+  FILE* p = ::popen((std::string(EMBCOMP_BINARY) + " _index-rss " + file).c_str(), "r");
+  long long v = -1;
+  if (p && std::fscanf(p, "%lld", &v) != 1) v = -1;
+  if (p) ::pclose(p);
+  return v;
+}
+
+class MemoryThreeWays : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+TEST_P(MemoryThreeWays, PredictedAgreesWithFileAndRss) {
+  const auto [method, structure] = GetParam();
+  FloatMatrix base = testing::low_rank(20000, 64, 8, 0.05f, 9);
+  BuiltIndex b = build_faiss_index(base.view(), Metric::kL2, method, structure, false);
+  const std::string dir = testing::temp_dir("mem3");
+  const std::string file = dir + "/" + std::string(structure) + ".idx";
+  save_index(b, file);
+  const double predicted = double(predicted_index_bytes(*b.index));
+  const double file_bytes = double(std::filesystem::file_size(file));
+  const long long rss = child_rss(file);
+  ASSERT_GT(rss, 0) << "the _index-rss child failed";
+  EXPECT_NEAR(file_bytes / predicted, 1.0, 0.05) << method << " " << structure;
+  EXPECT_NEAR(double(rss) / predicted, 1.0, 0.05) << method << " " << structure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Structures, MemoryThreeWays,
+                         ::testing::Values(std::make_pair("SQ8", "Flat"),
+                                           std::make_pair("SQ8", "IVF64"),
+                                           std::make_pair("PQ8x8", "Flat"),
+                                           std::make_pair("SQ8", "HNSW16"),
+                                           std::make_pair("PCA32,SQ8", "IVF64")),
+                         [](const auto& info) {
+                           std::string s = std::string(info.param.first) + "_" + info.param.second;
+                           for (auto& c : s)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace embcomp
