@@ -9,6 +9,8 @@
 
 #include "build_info.h"
 #include "eval/knn.h"
+#include "eval/metrics.h"
+#include "eval/qrels.h"
 #include "eval/rerank.h"
 #include "toolkit/registry.h"
 
@@ -48,6 +50,20 @@ std::vector<std::string> split_methods(const std::string& list) {
   return out;
 }
 
+std::map<std::string, double> retrieval_metrics(const Dataset& ds, const KnnResult& found) {
+  EC_CHECK(ds.qrels.has_value(), kRuntime, "retrieval metrics need qrels");
+  std::vector<float> scores = found.scores;
+  if (ds.search_metric() == Metric::kL2)
+    for (auto& v : scores) v = -v;  // higher is better in a run
+  Run run = make_run(found.ids, scores, found.nq, found.k, ds.query_ids, ds.corpus_ids);
+  static const auto metrics = parse_retrieval_metrics("ndcg@10,mrr@10,recall@100");
+  RunEvaluation ev = evaluate_run(run, *ds.qrels, metrics);
+  std::map<std::string, double> out;
+  for (size_t i = 0; i < metrics.size(); ++i) out[metrics[i].key()] = ev.means[i];
+  out["retrieval_queries"] = double(ev.queries);
+  return out;
+}
+
 nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
                                     const BenchOptions& opt) {
   EC_CHECK(ds.gt && ds.gt->d >= opt.k, kRuntime, "bench needs ground truth with k columns");
@@ -65,16 +81,21 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
 
   progress("searching " + std::to_string(ds.queries.n) + " queries");
   t0 = Clock::now();
-  const size_t kc = opt.rerank ? std::min(n, opt.k * opt.rerank_factor) : opt.k;
+  // One search to the depth every metric needs: k for recall@k, 100 for the retrieval
+  // metrics; with re-ranking, F times that many candidates.
+  const size_t depth = std::min(n, ds.qrels ? std::max(opt.k, kRetrievalDepth) : opt.k);
+  const size_t kc = opt.rerank ? std::min(n, depth * opt.rerank_factor) : depth;
   KnnResult found = search_table(*table, ds.queries.view(), kc, ds.search_metric(), 65536,
                                  /*asymmetric=*/opt.rerank != nullptr);
   double first_stage_recall = -1;
   if (opt.rerank) {
-    first_stage_recall = recall_at_k(found, *ds.gt, opt.k);
-    found = rerank(found, *opt.rerank, ds.queries.view(), opt.k, ds.search_metric());
+    first_stage_recall = recall_at_k_tie_aware(found, *ds.gt, opt.k, ds.base.view(),
+                                               ds.queries.view(), ds.search_metric());
+    found = rerank(found, *opt.rerank, ds.queries.view(), depth, ds.search_metric());
   }
   const double search_s = since(t0);
-  const double recall = recall_at_k(found, *ds.gt, opt.k);
+  const double recall = recall_at_k_tie_aware(found, *ds.gt, opt.k, ds.base.view(),
+                                              ds.queries.view(), ds.search_metric());
 
   // Reconstruction error: mean squared error per value, in blocks.
   double sq_err = 0;
@@ -113,6 +134,17 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
     if (!table->budget_note().empty()) r["budget_note"] = table->budget_note();
   }
   r["recall_at_k"] = recall;
+  if (ds.qrels) {
+    for (const auto& [key, v] : retrieval_metrics(ds, found)) {
+      if (key == "retrieval_queries") {
+        r[key] = size_t(v);
+        continue;
+      }
+      r[key] = v;
+      auto b = opt.retrieval_baseline.find(key);
+      if (b != opt.retrieval_baseline.end() && b->second > 0) r[key + "_retention"] = v / b->second;
+    }
+  }
   r["ram_bytes"] = total;
   r["disk_bytes"] = opt.rerank ? opt.rerank->total_bytes() : 0;
   if (opt.rerank) {
@@ -157,6 +189,22 @@ std::string format_table(const std::vector<nlohmann::ordered_json>& records, siz
                   r["recon_mse"].get<double>(), r["train_s"].get<double>(),
                   r["encode_s"].get<double>(), r["search_s"].get<double>());
     os << line;
+  }
+  bool retrieval = false;
+  for (const auto& r : records) retrieval = retrieval || r.contains("ndcg_at_10");
+  if (retrieval) {
+    std::snprintf(line, sizeof(line), "\n%-22s %9s %9s %9s %9s %9s %9s\n", "method", "nDCG@10",
+                  "retained", "MRR@10", "retained", "R@100", "retained");
+    os << line;
+    for (const auto& r : records) {
+      if (!r.contains("ndcg_at_10")) continue;
+      auto g = [&](const char* key) { return r.contains(key) ? r[key].get<double>() : 0.0; };
+      std::snprintf(line, sizeof(line), "%-22s %9.4f %9.3f %9.4f %9.3f %9.4f %9.3f\n",
+                    r["method"].get<std::string>().c_str(), g("ndcg_at_10"), g("ndcg_at_10_retention"),
+                    g("mrr_at_10"), g("mrr_at_10_retention"), g("recall_at_100"),
+                    g("recall_at_100_retention"));
+      os << line;
+    }
   }
   return os.str();
 }

@@ -2,11 +2,13 @@
 // queries with the method's own search, and measure exact bytes, recall and times.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "compressors/table_compressor.h"
+#include "eval/knn.h"
 #include "toolkit/dataset.h"
 
 namespace embcomp {
@@ -20,7 +22,17 @@ struct BenchOptions {
   /// with this table (e.g. Flat, FP16, SQ8 over the same rows). nullptr: no re-ranking.
   const TableCompressor* rerank = nullptr;
   size_t rerank_factor = 10;
+  /// For datasets with qrels: nDCG@10, MRR@10, recall@100 of exact fp32 search, so that
+  /// records report retention = value / baseline. Empty: no retention.
+  std::map<std::string, double> retrieval_baseline;
 };
+
+/// Depth of the result lists used for the retrieval metrics (recall@100 needs 100).
+constexpr size_t kRetrievalDepth = 100;
+
+/// nDCG@10, MRR@10 and recall@100 ("ndcg_at_10", ...) of search results against ds.qrels;
+/// found holds at least min(kRetrievalDepth, n) columns.
+std::map<std::string, double> retrieval_metrics(const Dataset& ds, const KnnResult& found);
 
 /// The default method list for dimension d: every registered family's defaults.
 std::vector<std::string> default_bench_specs(size_t d);

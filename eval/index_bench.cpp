@@ -92,7 +92,8 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
     found.nq = nq;
     found.k = k;
     found.ids.assign(ids.begin(), ids.end());
-    const double recall = recall_at_k(found, *ds.gt, k);
+    const double recall = recall_at_k_tie_aware(found, *ds.gt, k, ds.base.view(), ds.queries.view(),
+                                                ds.search_metric());
     // Single-thread per-query latency after a warm-up.
     omp_set_num_threads(1);
     std::vector<float> d1(k);

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <numeric>
 
@@ -183,6 +184,34 @@ double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k) {
     total += hit;
   }
   return double(total) / (double(found.nq) * double(k));
+}
+
+double recall_at_k_tie_aware(const KnnResult& found, const IdMatrix& truth, size_t k,
+                             MatrixView<float> base, MatrixView<float> queries, Metric metric) {
+  EC_CHECK(truth.d >= k && truth.n == found.nq && found.k >= k && queries.n == found.nq,
+           kRuntime, "recall_at_k_tie_aware: shapes do not agree");
+  auto score = [&](size_t q, int64_t id) {
+    const float* x = queries.row(q);
+    const float* y = base.row(size_t(id));
+    double s = 0;
+    for (size_t j = 0; j < base.d; ++j)
+      s += metric == Metric::kL2 ? (double(x[j]) - y[j]) * (double(x[j]) - y[j]) : double(x[j]) * y[j];
+    return metric == Metric::kL2 ? -s : s;  // higher is better
+  };
+  size_t total = 0;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (size_t q = 0; q < found.nq; ++q) {
+    const double kth = score(q, truth.row(q)[k - 1]);
+    const double eps = 1e-5 * std::max(1.0, std::fabs(kth));
+    std::vector<int64_t> seen;
+    for (size_t j = 0; j < k; ++j) {
+      const int64_t id = found.ids[q * found.k + j];
+      if (id < 0 || std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+      seen.push_back(id);
+      if (score(q, id) >= kth - eps) ++total;
+    }
+  }
+  return found.nq ? double(total) / (double(found.nq) * double(k)) : 0.0;
 }
 
 }  // namespace embcomp

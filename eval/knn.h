@@ -46,4 +46,11 @@ KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, 
 /// truth must have at least k columns.
 double recall_at_k(const KnnResult& found, const IdMatrix& truth, size_t k);
 
+/// k-recall@k that treats ties as ties: a found row counts when its exact score (against
+/// the uncompressed base row) is at least as good as the exact k-th neighbour's, within
+/// 1e-5 relative. Equal to recall_at_k when there are no ties at rank k; differs when
+/// rows are duplicated or queries are zero (every row then ties).
+double recall_at_k_tie_aware(const KnnResult& found, const IdMatrix& truth, size_t k,
+                             MatrixView<float> base, MatrixView<float> queries, Metric metric);
+
 }  // namespace embcomp

@@ -58,8 +58,10 @@ Run read_trec_run(std::istream& in, const std::string& name);
 Run read_trec_run(const std::string& path);
 
 /// Writes `qid Q0 docid rank score tag` lines, queries in Run order, documents in the
-/// stored order with ranks 1, 2, ...; scores printed with 9 significant digits (enough
-/// to round-trip a float) so that reading the file back gives the same order. Atomic.
+/// stored order with ranks 1, 2, ...; each score printed as the shortest text that reads
+/// back as the same float (or the same double, when the score is not a float value), so
+/// that reading the file back gives the same order: distinct floats get distinct texts in
+/// the same numeric order, equal floats the same text. Atomic.
 void write_trec_run(const std::string& path, const Run& run, const std::string& tag);
 
 /// Reads an ids file (one id per line, aligned with the rows of an embedding file).
@@ -74,8 +76,7 @@ void write_ids_file(const std::string& path, const std::vector<std::string>& ids
 /// Builds a run from the top-k search results of queries (ids: nq * k, row-major, -1 for
 /// "no result"; scores: higher is better, so pass negated distances for L2): row q is
 /// query_ids[q], base row j is doc_ids[j]. Each query's list is sorted with sort_run_docs.
-Run make_run(const std::vector<int64_t>& ids, const std::vector<float>& scores, size_t nq,
-             size_t k, const std::vector<std::string>& query_ids,
-             const std::vector<std::string>& doc_ids);
+Run make_run(const std::vector<int64_t>& ids, const std::vector<float>& scores, size_t nq, size_t k,
+             const std::vector<std::string>& query_ids, const std::vector<std::string>& doc_ids);
 
 }  // namespace embcomp

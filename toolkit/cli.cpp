@@ -45,6 +45,10 @@ void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
       ("data", po::value(&ds.data),
        "bundled dataset name (see 'embcomp datasets') or an ann-benchmarks .hdf5 file "
        "[default: glove-100-30k when --base is not given]")
+      ("corpus", po::value(&ds.base), "alias of --base (BEIR layout)")
+      ("corpus-ids", po::value(&ds.corpus_ids), "corpus ids, one per line, aligned with the base rows")
+      ("query-ids", po::value(&ds.query_ids), "query ids, one per line, aligned with the query rows")
+      ("qrels", po::value(&ds.qrels), "relevance judgments (TREC qrels or BEIR TSV): adds nDCG@10, MRR@10, recall@100")
       ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
       ("queries", po::value(&ds.queries), "query vectors file")
       ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <set>
 
 #include "toolkit/error.h"
 #include "toolkit/io.h"
@@ -16,6 +18,9 @@ const std::vector<BundledDataset>& list_bundled_datasets() {
        "GloVe 6B 100-d word vectors, 30,000 base + 1,000 query words, exact top-100 (default)"},
       {"sift-5k", "sift-5k", "base.fvecs", "query.fvecs", "", "l2",
        "real SIFT descriptors (NGT sample), 4,500 base + 500 held-out query rows, 128-d"},
+      {"cacm-glove", "cacm-glove", "corpus.fvecs", "queries.fvecs", "", "angular",
+       "CACM abstracts + 64 queries embedded by SIF over GloVe, with qrels (nDCG/MRR/recall)",
+       "corpus_ids.txt", "query_ids.txt", "qrels.txt"},
   };
   return kDatasets;
 }
@@ -37,6 +42,44 @@ void normalize_rows(FloatMatrix& x) {
 }
 
 namespace {
+
+/// Reads the ids files and qrels of a retrieval dataset and checks them against the rows:
+/// an ids file of the wrong length is an error; qrels naming unknown queries or documents
+/// get a warning with counts; qrels naming none of the queries are an error.
+void load_retrieval_files(Dataset& ds, const std::string& corpus_ids, const std::string& query_ids,
+                          const std::string& qrels) {
+  if (!corpus_ids.empty()) {
+    ds.corpus_ids = read_ids_file(corpus_ids);
+    EC_CHECK(ds.corpus_ids.size() == ds.base.n, kBadInput,
+             corpus_ids << ": has " << ds.corpus_ids.size() << " ids but the corpus has "
+                        << ds.base.n << " rows");
+  }
+  if (!query_ids.empty()) {
+    ds.query_ids = read_ids_file(query_ids);
+    EC_CHECK(ds.query_ids.size() == ds.queries.n, kBadInput,
+             query_ids << ": has " << ds.query_ids.size() << " ids but there are "
+                       << ds.queries.n << " query rows");
+  }
+  if (qrels.empty()) return;
+  EC_CHECK(!ds.corpus_ids.empty() && !ds.query_ids.empty(), kUsage,
+           "--qrels needs --corpus-ids and --query-ids to match its ids to rows");
+  Qrels q = read_qrels(qrels);
+  std::set<std::string> qids(ds.query_ids.begin(), ds.query_ids.end());
+  std::set<std::string> dids(ds.corpus_ids.begin(), ds.corpus_ids.end());
+  size_t unknown_q = 0, known_q = 0, unknown_d = 0;
+  for (const auto& [qid, docs] : q.by_query) {
+    (qids.count(qid) ? known_q : unknown_q)++;
+    for (const auto& [did, label] : docs) unknown_d += dids.count(did) ? 0 : 1;
+  }
+  EC_CHECK(known_q > 0, kBadInput,
+           qrels << ": names none of the " << ds.query_ids.size() << " query ids of " << query_ids);
+  if (unknown_q || unknown_d) {
+    std::cerr << "embcomp: warning: " << qrels << ": " << unknown_q << " of " << q.by_query.size()
+              << " queries and " << unknown_d << " of " << q.judgments()
+              << " judged documents are not in the ids files; they count as not retrieved\n";
+  }
+  ds.qrels = std::move(q);
+}
 
 void validate(Dataset& ds, const std::string& gt_name) {
   EC_CHECK(ds.base.n > 0, kBadInput, ds.base_path << ": no base rows");
@@ -103,6 +146,8 @@ Dataset load_dataset(const DatasetSpec& spec) {
     // The bundled ground truth is for the bundled metric only.
     if (!b->gt.empty() && ds.metric == parse_metric(b->metric)) ds.gt = read_ids(dir + b->gt);
     validate(ds, dir + b->gt);
+    auto in_dir = [&](const std::string& f) { return f.empty() ? f : dir + f; };
+    load_retrieval_files(ds, in_dir(b->corpus_ids), in_dir(b->query_ids), in_dir(b->qrels));
     return ds;
   }
   EC_CHECK(!spec.base.empty() && !spec.queries.empty(), kUsage,
@@ -115,6 +160,7 @@ Dataset load_dataset(const DatasetSpec& spec) {
   ds.queries = read_floats(spec.queries, opt);
   if (!spec.gt.empty()) ds.gt = read_ids(spec.gt);
   validate(ds, spec.gt);
+  load_retrieval_files(ds, spec.corpus_ids, spec.query_ids, spec.qrels);
   return ds;
 }
 

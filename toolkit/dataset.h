@@ -4,7 +4,9 @@
 //   - a bundled name (`embcomp datasets` / list_bundled_datasets()): "glove-100-30k", "sift-5k";
 //   - one ann-benchmarks .hdf5 file (train = base, test = queries, neighbors = ground
 //     truth, attribute distance = metric);
-//   - or explicit files: --base, --queries, --metric and optionally --gt.
+//   - or explicit files: --base (alias --corpus), --queries, --metric and optionally --gt;
+//     with --corpus-ids, --query-ids and --qrels (the layout BEIR users have after
+//     encoding) the dataset also carries relevance judgments.
 // Rows of an angular dataset are normalized to unit length at load time.
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/qrels.h"
 #include "toolkit/matrix.h"
 #include "toolkit/metric.h"
 
@@ -19,7 +22,10 @@ namespace embcomp {
 
 struct DatasetSpec {
   std::string data;     ///< bundled name or .hdf5 path (empty when base/queries are given)
-  std::string base;     ///< base vectors file
+  std::string base;     ///< base (corpus) vectors file
+  std::string corpus_ids;  ///< optional ids file aligned with the base rows
+  std::string query_ids;   ///< optional ids file aligned with the query rows
+  std::string qrels;       ///< optional relevance judgments (TREC or BEIR), needs both ids
   std::string queries;  ///< query vectors file
   std::string gt;       ///< optional ground-truth ids file (ivecs, ibin, npy)
   std::string metric;   ///< l2 | ip | angular; required with base/queries
@@ -33,6 +39,9 @@ struct Dataset {
   FloatMatrix base;             ///< n x d
   FloatMatrix queries;          ///< nq x d
   std::optional<IdMatrix> gt;   ///< nq x K exact neighbour ids, when known
+  std::vector<std::string> corpus_ids;  ///< one per base row, or empty
+  std::vector<std::string> query_ids;   ///< one per query row, or empty
+  std::optional<Qrels> qrels;           ///< relevance judgments, when given
   /// The metric rows are searched with (kIP for angular: rows are normalized).
   Metric search_metric() const { return metric == Metric::kAngular ? Metric::kIP : metric; }
 };
@@ -45,6 +54,9 @@ struct BundledDataset {
   std::string gt;        ///< empty when ground truth is computed and cached
   std::string metric;
   std::string doc;
+  std::string corpus_ids = "";  ///< ids and qrels files, for retrieval datasets
+  std::string query_ids = "";
+  std::string qrels = "";
 };
 
 /// The datasets shipped in data/.

@@ -19,12 +19,14 @@
 #include "eval/bench.h"
 #include "eval/ground_truth.h"
 #include "eval/index_bench.h"
+#include "eval/knn.h"
 #include "index/faiss_index.h"
 #include "index/faiss_memory.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
 #include "toolkit/cli.h"
 #include "toolkit/cmd_index.h"
+#include "toolkit/commands.h"
 #include "toolkit/io.h"
 #include "toolkit/registry.h"
 
@@ -44,6 +46,8 @@ const char* kUsage =
     "  bench      memory, compression ratio, recall@k and times for each method\n"
     "  build      build a FAISS index over a compressed corpus and save it\n"
     "  search     search a saved index; write a TREC run or ids\n"
+    "  eval       retrieval quality against qrels: nDCG, MRR, recall, MAP, P at k (trec_eval definitions)\n"
+    "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -166,6 +170,18 @@ int cmd_bench(int argc, char** argv) {
     opt.rerank = rerank_table.get();
   }
   ensure_ground_truth(ds, opt.k, opt.verbose);
+  if (ds.qrels) {
+    // Exact fp32 search is the baseline of the retention figures.
+    const size_t depth = std::min(ds.base.n, std::max(opt.k, kRetrievalDepth));
+    opt.retrieval_baseline =
+        retrieval_metrics(ds, exact_knn(ds.base.view(), ds.queries.view(), depth, ds.search_metric()));
+    if (opt.verbose) {
+      std::cerr << "[bench] exact fp32 search: nDCG@10 " << opt.retrieval_baseline["ndcg_at_10"]
+                << ", MRR@10 " << opt.retrieval_baseline["mrr_at_10"] << ", recall@100 "
+                << opt.retrieval_baseline["recall_at_100"] << " over "
+                << opt.retrieval_baseline["retrieval_queries"] << " judged queries\n";
+    }
+  }
 
   std::vector<nlohmann::ordered_json> records;
   int failures = 0;
@@ -243,6 +259,8 @@ int main(int argc, char** argv) {
     if (cmd == "datasets") return cmd_datasets(argc - 1, argv + 1);
     if (cmd == "bench") return cmd_bench(argc - 1, argv + 1);
     if (cmd == "build") return cmd_build(argc - 1, argv + 1);
+    if (cmd == "embed-text") return cmd_embed_text(argc - 1, argv + 1);
+    if (cmd == "eval") return cmd_eval(argc - 1, argv + 1);
     if (cmd == "_index-rss" && argc == 3) {  // hidden: used by bench --index
       std::cout << rss_growth_loading(argv[2]) << "\n";
       return 0;

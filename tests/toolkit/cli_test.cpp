@@ -115,6 +115,46 @@ TEST_F(CliBadInput, UsageErrors) {
   expect_rejected("--format csv", "--format must be table or jsonl");
 }
 
+TEST_F(CliBadInput, RetrievalFilesMustAgree) {
+  const std::string cacm = data_dir() + "/cacm-glove/";
+  const std::string base = "--corpus " + cacm + "corpus.fvecs --queries " + cacm +
+                           "queries.fvecs --metric angular --methods SQ8 ";
+  {  // an ids file one line short
+    std::ifstream in(cacm + "corpus_ids.txt");
+    std::ofstream out(dir_ + "/short_ids.txt");
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) out << line << "\n";
+  }
+  expect_rejected(base + "--corpus-ids " + dir_ + "/short_ids.txt --query-ids " + cacm +
+                      "query_ids.txt --qrels " + cacm + "qrels.txt",
+                  "has 3203 ids but the corpus has 3204 rows");
+  std::ofstream(dir_ + "/foreign_qrels.txt") << "q-unknown 0 CACM-0001 1\n";
+  expect_rejected(base + "--corpus-ids " + cacm + "corpus_ids.txt --query-ids " + cacm +
+                      "query_ids.txt --qrels " + dir_ + "/foreign_qrels.txt",
+                  "names none of the 64 query ids");
+}
+
+TEST(Cli, CacmBenchReportsRetentionForEveryMethod) {
+  const std::string dir = testing::temp_dir("cli_cacm");
+  const std::string out = dir + "/r.jsonl";
+  CliRun r = run(dir, "bench --data cacm-glove --methods 'Flat;SQ8;PQ@8x' --quiet --format jsonl --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream f(out);
+  std::string line;
+  std::vector<nlohmann::json> recs;
+  while (std::getline(f, line)) recs.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_GE(recs[0]["ndcg_at_10"].get<double>(), 0.15);  // issue 5's bar for exact search
+  EXPECT_DOUBLE_EQ(recs[0]["ndcg_at_10_retention"].get<double>(), 1.0);
+  for (const auto& rec : recs) {
+    for (const char* key : {"ndcg_at_10", "mrr_at_10", "recall_at_100", "ndcg_at_10_retention",
+                            "mrr_at_10_retention", "recall_at_100_retention"})
+      EXPECT_TRUE(rec.contains(key)) << rec["method"] << " lacks " << key;
+    EXPECT_EQ(rec["retrieval_queries"], 52);
+  }
+}
+
 TEST(Cli, ListShowsEveryRegisteredMethod) {
   const std::string dir = testing::temp_dir("cli_list");
   CliRun r = run(dir, "list");

@@ -1,0 +1,16 @@
+// Subcommands that live outside main.cpp. Each takes the arguments after `embcomp`
+// (argv[0] is the command name), returns the exit code on success (0), prints its help and
+// returns 0 on --help, and throws embcomp::Error on bad usage or input; main() maps the
+// error to its exit code (2 usage/input, 1 runtime) and prints the one-line message.
+#pragma once
+
+namespace embcomp {
+
+/// `embcomp embed-text`: SIF text embeddings from word vectors (eval/text_embed.h).
+int cmd_embed_text(int argc, char** argv);
+
+/// `embcomp eval`: retrieval metrics of a run, or of exact search over embeddings, against
+/// relevance judgments (eval/metrics.h).
+int cmd_eval(int argc, char** argv);
+
+}  // namespace embcomp
