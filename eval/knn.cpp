@@ -9,6 +9,9 @@
 #include <functional>
 #include <numeric>
 
+#include "compressors/int8.h"
+#include "compressors/sq.h"
+#include "index/scan_kernels.h"
 #include "toolkit/error.h"
 
 namespace embcomp {
@@ -86,19 +89,34 @@ KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
            "queries have d=" << queries.d << " but " << codec.spec() << " has d=" << codec.d());
   EC_CHECK(k >= 1 && k <= n, kBadInput, "k=" << k << " must be in [1, n=" << n << "]");
   const size_t cs = codec.code_size();
+  // Own SIMD scans (index/scan_kernels.h) where the codes allow them: they score the codes
+  // directly instead of decoding them first.
+  KnnResult r;
+  r.nq = queries.n;
+  r.k = k;
+  r.ids.assign(checked_mul(queries.n, k), -1);
+  r.scores.assign(queries.n * k, 0.0f);
+  const ScanMetric sm = metric == Metric::kL2 ? ScanMetric::kL2 : ScanMetric::kInnerProduct;
   if (codec.search_kind() == SearchKind::kHamming) {
     std::vector<uint8_t> qcodes(checked_mul(queries.n, cs));
     codec.encode(queries, qcodes.data());
-    faiss::IndexBinaryFlat index(static_cast<int>(8 * cs));
-    index.add(static_cast<faiss::IndexBinary::idx_t>(n), codes);
-    KnnResult r;
-    r.nq = queries.n;
-    r.k = k;
-    r.ids.assign(queries.n * k, -1);
     std::vector<int32_t> dist(queries.n * k);
-    index.search(static_cast<faiss::IndexBinary::idx_t>(queries.n), qcodes.data(),
-                 static_cast<faiss::IndexBinary::idx_t>(k), dist.data(), r.ids.data());
+    scan_binary_topk(qcodes.data(), queries.n, codes, n, cs, k, r.ids.data(), dist.data());
     r.scores.assign(dist.begin(), dist.end());
+    return r;
+  }
+  // Many queries at once are faster as one decoded block times a query matrix (BLAS
+  // GEMM); few queries (latency) are faster scanned directly.
+  const bool few_queries = queries.n < kScanKernelMaxQueries;
+  if (auto* sq = dynamic_cast<const SqCodec*>(&codec); few_queries && sq && sq->spec() == "SQ8") {
+    const auto& t = sq->faiss_sq().trained;  // vmin then vdiff
+    scan_sq8_topk(queries.data, queries.n, codes, n, codec.d(), t.data(), t.data() + codec.d(), sm,
+                  k, r.ids.data(), r.scores.data());
+    return r;
+  }
+  if (auto* i8 = dynamic_cast<const Int8Codec*>(&codec); few_queries && i8) {
+    scan_int8_topk(queries.data, queries.n, reinterpret_cast<const int8_t*>(codes), n, codec.d(),
+                   i8->scales().data(), sm, k, r.ids.data(), r.scores.data());
     return r;
   }
   return blocked_decoded_search(

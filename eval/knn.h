@@ -28,8 +28,13 @@ KnnResult exact_knn(MatrixView<float> base, MatrixView<float> queries, size_t k,
 
 /// Search with the codec's own search: for SearchKind::kDecoded, fp32 queries against
 /// the decoded rows (decoded in blocks of block_rows); for kHamming, the queries are
-/// encoded and compared to the codes by Hamming distance.
+/// encoded and compared to the codes by Hamming distance. Binary codes, and SQ8 and INT8
+/// codes for fewer than kScanKernelMaxQueries queries, are scanned directly by the SIMD
+/// kernels of index/scan_kernels.h (the query quantized to 16 bits, docs/scan_kernels.md);
+/// larger batches decode blocks and use BLAS, which is faster per query there.
 /// codes: n * codec.code_size() bytes.
+constexpr size_t kScanKernelMaxQueries = 64;
+
 KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
                        MatrixView<float> queries, size_t k, Metric metric,
                        size_t block_rows = 65536);

@@ -93,3 +93,29 @@ TEST(Knn, RejectsBadK) {
 
 }  // namespace
 }  // namespace embcomp
+
+namespace embcomp {
+namespace {
+
+// Few queries go through the SIMD scan kernels, many through decoded blocks and BLAS:
+// both must find the same neighbours.
+TEST(Knn, ScanKernelPathAgreesWithDecodedPath) {
+  FloatMatrix base = testing::low_rank(3000, 48, 8, 0.1f, 12);
+  FloatMatrix q = testing::low_rank(kScanKernelMaxQueries + 10, 48, 8, 0.1f, 13);
+  for (const char* spec : {"SQ8", "INT8"}) {
+    auto codec = make_codec(spec, 48);
+    codec->train(base.view());
+    std::vector<uint8_t> codes(base.n * codec->code_size());
+    codec->encode(base.view(), codes.data());
+    for (Metric m : {Metric::kL2, Metric::kIP}) {
+      KnnResult batch = search_codes(*codec, codes.data(), base.n, q.view(), 10, m);
+      KnnResult few = search_codes(*codec, codes.data(), base.n, {q.data(), 5, 48}, 10, m);
+      size_t same = 0;
+      for (size_t i = 0; i < 50; ++i) same += few.ids[i] == batch.ids[i];
+      EXPECT_GE(same, 48u) << spec;  // the 16-bit query may swap near-ties
+    }
+  }
+}
+
+}  // namespace
+}  // namespace embcomp
