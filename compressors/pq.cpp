@@ -36,7 +36,8 @@ std::string PqCodec::spec() const {
 
 void PqCodec::train(MatrixView<float> x) {
   check_train_input(spec(), x, d(), min_train_rows());
-  FloatMatrix sample = train_sample(x, params_.max_train_rows, params_.seed);
+  FloatMatrix sample =
+      train_sample(x, std::min(params_.max_train_rows, 256 * pq_.ksub), params_.seed);
   // The same k-means per sub-quantizer as faiss::ProductQuantizer::train (same
   // parameters, same seed for every m), but the M independent k-means run in parallel:
   // FAISS runs them one after the other, each barely using 2 cores at small dsub.

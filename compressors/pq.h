@@ -19,7 +19,9 @@ struct PqParams {
   int M = 8;                       ///< sub-quantizers, "M" in Jegou et al. 2011
   int nbits = 8;                   ///< bits per sub-quantizer index; ksub = 2^nbits
   int niter = 25;                  ///< k-means iterations per sub-quantizer
-  size_t max_train_rows = 65536;   ///< k-means sees at most this many rows (seeded sample)
+  /// k-means sees at most min(max_train_rows, 256 * ksub) rows (a seeded sample): 256
+  /// points per centroid is FAISS's own default cap.
+  size_t max_train_rows = 65536;
   uint64_t seed = 1234;
   void validate(size_t d) const;
 };
