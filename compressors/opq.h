@@ -15,8 +15,8 @@ namespace embcomp {
 
 struct OpqParams {
   int M = 8;                       ///< sub-quantizers the rotation is optimized for
-  int niter = 25;                  ///< outer iterations (PQ step + Procrustes step)
-  size_t max_train_rows = 65536;   ///< rows used for training (FAISS's own sample)
+  int niter = 20;                  ///< outer iterations (PQ step + Procrustes step)
+  size_t max_train_rows = 20000;   ///< rows used for training (FAISS's own sample)
   void validate(size_t d) const;
 };
 

@@ -16,7 +16,7 @@ struct RqParams {
   int M = 4;                      ///< number of codebooks (stages)
   int nbits = 8;                  ///< bits per stage index; 2^nbits centroids per stage
   int max_beam_size = 5;          ///< beam width for training and encoding
-  size_t max_train_rows = 20000;  ///< training sees at most this many rows (seeded sample)
+  size_t max_train_rows = 10000;  ///< training sees at most this many rows (seeded sample)
   uint64_t seed = 1234;
   void validate(size_t d) const;
 };

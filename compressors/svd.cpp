@@ -21,21 +21,26 @@ void RsvdParams::validate(size_t n, size_t d) const {
 
 namespace {
 
-/// acc (d x l) = x^T y, y: x.n x l; reduction over row blocks in parallel.
+/// acc (d x l) = x^T y, y: x.n x l. The rows are cut into a fixed number of chunks whose
+/// partial products are computed in parallel and summed in chunk order, so the result
+/// does not depend on the number of threads or their timing.
 void xt_times(MatrixView<float> x, const float* y, size_t l, size_t block, float* acc) {
-  const size_t d = x.d, nblocks = (x.n + block - 1) / block;
-  std::fill(acc, acc + d * l, 0.0f);
-#pragma omp parallel
-  {
-    std::vector<float> part(d * l, 0.0f);
-#pragma omp for schedule(static)
-    for (size_t b = 0; b < nblocks; ++b) {
-      const size_t i0 = b * block, nb = std::min(block, x.n - i0);
-      gemm(true, false, d, l, nb, 1.0f, x.row(i0), d, y + i0 * l, l, 1.0f, part.data(), l);
+  const size_t d = x.d;
+  const size_t nchunks = std::min<size_t>(16, std::max<size_t>(1, (x.n + block - 1) / block));
+  const size_t chunk = (x.n + nchunks - 1) / nchunks;
+  std::vector<float> parts(nchunks * d * l, 0.0f);
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < nchunks; ++c) {
+    float* part = &parts[c * d * l];
+    const size_t end = std::min(x.n, (c + 1) * chunk);
+    for (size_t i0 = c * chunk; i0 < end; i0 += block) {
+      const size_t nb = std::min(block, end - i0);
+      gemm(true, false, d, l, nb, 1.0f, x.row(i0), d, y + i0 * l, l, 1.0f, part, l);
     }
-#pragma omp critical(embcomp_svd_reduce)
-    for (size_t i = 0; i < d * l; ++i) acc[i] += part[i];
   }
+  std::fill(acc, acc + d * l, 0.0f);
+  for (size_t c = 0; c < nchunks; ++c)
+    for (size_t i = 0; i < d * l; ++i) acc[i] += parts[c * d * l + i];
 }
 
 /// y (x.n x l) = x * z, z: d x l; parallel over row blocks.
