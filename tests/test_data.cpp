@@ -1,10 +1,13 @@
 #include "test_data.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <random>
+
+#include "toolkit/error.h"
 
 namespace embcomp::testing {
 
@@ -43,6 +46,17 @@ std::string temp_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
+}
+
+std::string bad_input_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadInput) << e.message();
+    return e.message();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
 }
 
 }  // namespace embcomp::testing

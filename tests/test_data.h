@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "toolkit/matrix.h"
@@ -18,5 +19,9 @@ void normalize_rows(FloatMatrix& x);
 /// A fresh empty temporary directory for one test (removed by the OS tmp cleaner,
 /// named after the test so that parallel ctest runs do not collide).
 std::string temp_dir(const std::string& name);
+
+/// Runs f, which must throw embcomp::Error of kind kBadInput, and returns its message
+/// (records a test failure and returns "" when f throws nothing or another kind).
+std::string bad_input_message(const std::function<void()>& f);
 
 }  // namespace embcomp::testing

@@ -217,16 +217,7 @@ TEST(TT, Deterministic) {
   EXPECT_EQ(ta.g3(), tb.g3());
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kBadInput) << e.message();
-    return e.message();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+std::string message_of(const std::function<void()>& f) { return testing::bad_input_message(f); }
 
 TEST(TT, ErrorPaths) {
   EXPECT_NE(message_of([] { make_table("TT0", 100, 8); }).find("R=0"), std::string::npos);
