@@ -74,7 +74,7 @@ int cmd_list(int argc, char** argv) {
                        : e->kind == MethodKind::kCodec   ? "[codec]     "
                                                          : "[table]     ";
     std::cout << "  " << e->grammar << pad(e->grammar) << kind << e->doc << "\n";
-    if (!e->budget_grammar.empty())
+    if (!e->budget_grammar.empty() && e->budget_grammar != e->grammar)
       std::cout << "  " << e->budget_grammar << pad(e->budget_grammar) << "[budget]    " << e->name
                 << " sized to the budget\n";
   }
