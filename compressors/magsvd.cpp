@@ -222,18 +222,6 @@ void MagSvdTable::decode_rows(const int64_t* ids, size_t count, float* out) cons
 
 namespace {
 
-std::vector<size_t> parse_rank_list(const std::string& spec, const std::string& text) {
-  std::vector<size_t> out;
-  size_t start = 0;
-  while (true) {
-    const size_t dash = text.find('-', start);
-    out.push_back(
-        size_t(parse_int_arg(spec, text.substr(start, dash - start), "rank", 1, 1 << 20)));
-    if (dash == std::string::npos) break;
-    start = dash + 1;
-  }
-  return out;
-}
 
 std::unique_ptr<TableCompressor> make_magsvd_for_budget(const BuildArgs& a) {
   MagSvdParams p;
@@ -271,7 +259,8 @@ Registrar reg{{
     .make_table = [](const BuildArgs& a) -> std::unique_ptr<TableCompressor> {
       MagSvdParams p;
       p.groups = parse_int_arg(a.spec(), a.groups[1], "g", 1, int(kMaxMagnitudeGroups));
-      p.ranks = parse_rank_list(a.spec(), a.groups[2]);
+      for (int r : parse_int_list(a.spec(), a.groups[2], "rank", 1, 1 << 20))
+        p.ranks.push_back(size_t(r));
       p.seed = a.seed;
       return std::make_unique<MagSvdTable>(a.d, p, a.spec());
     },

@@ -27,18 +27,6 @@ std::vector<size_t> equal_split(size_t n, size_t g) {
   return sizes;
 }
 
-std::vector<int> parse_int_list(const std::string& spec, const std::string& text, const char* what,
-                                int lo, int hi) {
-  std::vector<int> out;
-  size_t start = 0;
-  while (true) {
-    const size_t dash = text.find('-', start);
-    out.push_back(parse_int_arg(spec, text.substr(start, dash - start), what, lo, hi));
-    if (dash == std::string::npos) break;
-    start = dash + 1;
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -30,6 +30,26 @@ FloatMatrix low_rank(size_t n, size_t d, size_t rank, float noise, uint64_t seed
   return x;
 }
 
+FloatMatrix spread_norms(size_t n, size_t d, size_t rank, uint64_t seed) {
+  FloatMatrix x = low_rank(n, d, rank, 0.05f, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<float> gauss(0.0f, 0.5f);
+  for (size_t i = 0; i < n; ++i) {
+    const float s = std::exp(gauss(rng));
+    for (size_t j = 0; j < d; ++j) x.row(i)[j] *= s;
+  }
+  return x;
+}
+
+double table_mse(const TableCompressor& t, const FloatMatrix& x) {
+  std::vector<float> rec(x.n * x.d);
+  t.decode_range(0, x.n, rec.data());
+  double s = 0;
+  for (size_t i = 0; i < rec.size(); ++i)
+    s += (double(rec[i]) - x.values[i]) * (rec[i] - x.values[i]);
+  return s / double(rec.size());
+}
+
 void normalize_rows(FloatMatrix& x) {
   for (size_t i = 0; i < x.n; ++i) {
     double s = 0;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "compressors/table_compressor.h"
 #include "toolkit/matrix.h"
 
 namespace embcomp::testing {
@@ -12,6 +13,13 @@ namespace embcomp::testing {
 /// n x d matrix of low intrinsic dimension: x = z * B + noise, z ~ N(0, 1)^rank,
 /// B ~ N(0, 1)^(rank x d) / sqrt(rank), noise ~ N(0, noise^2). Deterministic in seed.
 FloatMatrix low_rank(size_t n, size_t d, size_t rank, float noise, uint64_t seed);
+
+/// low_rank(n, d, rank, 0.05, seed) with each row scaled by exp(N(0, 0.5^2)): norms spread
+/// over about e^{+-1}, like trained embeddings of frequent and rare ids.
+FloatMatrix spread_norms(size_t n, size_t d, size_t rank, uint64_t seed);
+
+/// Mean squared error per value of a compressed table's full decoding against x.
+double table_mse(const TableCompressor& t, const FloatMatrix& x);
 
 /// Rows scaled to unit L2 norm, in place.
 void normalize_rows(FloatMatrix& x);

@@ -196,4 +196,17 @@ int parse_int_arg(const std::string& spec, const std::string& text, const char* 
   return static_cast<int>(v);
 }
 
+std::vector<int> parse_int_list(const std::string& spec, const std::string& text,
+                                const char* what, int lo, int hi) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (true) {
+    const size_t dash = text.find('-', start);
+    out.push_back(parse_int_arg(spec, text.substr(start, dash - start), what, lo, hi));
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+  return out;
+}
+
 }  // namespace embcomp

@@ -92,4 +92,8 @@ std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, s
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
                   int hi);
 
+/// Parses a '-'-separated list of integers ("9-8-7"), each checked like parse_int_arg.
+std::vector<int> parse_int_list(const std::string& spec, const std::string& text,
+                                const char* what, int lo, int hi);
+
 }  // namespace embcomp

@@ -19,26 +19,11 @@
 namespace embcomp {
 namespace {
 
-/// Low-rank rows scaled by exp(N(0, 0.5^2)): norms spread over about e^{+-1}.
 FloatMatrix spread_norms(size_t n, size_t d, uint64_t seed) {
-  FloatMatrix x = testing::low_rank(n, d, 12, 0.05f, seed);
-  std::mt19937_64 rng(seed + 1);
-  std::normal_distribution<float> gauss(0.0f, 0.5f);
-  for (size_t i = 0; i < n; ++i) {
-    const float s = std::exp(gauss(rng));
-    for (size_t j = 0; j < d; ++j) x.row(i)[j] *= s;
-  }
-  return x;
+  return testing::spread_norms(n, d, 12, seed);
 }
 
-double mse(const TableCompressor& t, const FloatMatrix& x) {
-  std::vector<float> rec(x.n * x.d);
-  t.decode_range(0, x.n, rec.data());
-  double s = 0;
-  for (size_t i = 0; i < rec.size(); ++i)
-    s += (double(rec[i]) - x.values[i]) * (rec[i] - x.values[i]);
-  return s / double(rec.size());
-}
+double mse(const TableCompressor& t, const FloatMatrix& x) { return testing::table_mse(t, x); }
 
 std::string error_of(const std::function<void()>& f) { return testing::bad_input_message(f); }
 

@@ -28,13 +28,7 @@ const FloatMatrix& table_data() {
   return x;
 }
 
-double mse(const TableCompressor& t, const FloatMatrix& x) {
-  std::vector<float> rec(x.n * x.d);
-  t.decode_range(0, x.n, rec.data());
-  double s = 0;
-  for (size_t i = 0; i < rec.size(); ++i) s += (double(rec[i]) - x.values[i]) * (rec[i] - x.values[i]);
-  return s / double(rec.size());
-}
+double mse(const TableCompressor& t, const FloatMatrix& x) { return testing::table_mse(t, x); }
 
 bool unreachable(const std::string& spec) {
   try {
