@@ -25,6 +25,9 @@ class FullTable final : public EmbeddingTable {
   int64_t optimizer_bytes() const override {
     return RowParams::optimizer_bytes(w_.rows(), w_.width(), opt_);
   }
+  std::vector<std::pair<void*, size_t>> buffers() override {
+    return {{w_.data(), static_cast<size_t>(w_.bytes())}};
+  }
   const RowParams& params() const { return w_; }
 
  private:

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embcomp::ctr {
@@ -71,6 +72,11 @@ class EmbeddingTable {
   virtual int64_t bytes() const = 0;
   /// Optimizer state bytes (Adam moments, Adagrad accumulators).
   virtual int64_t optimizer_bytes() const = 0;
+  /// Every array bytes() counts, as raw byte ranges (weights, int8 codes, scales, hash
+  /// seeds, maps, projections). Their sizes sum to bytes() exactly (the table tests
+  /// check it). The trainer copies them to keep the best checkpoint and writes them back
+  /// to restore it, so nothing outside these buffers may change what lookup returns.
+  virtual std::vector<std::pair<void*, size_t>> buffers() = 0;
   /// Why the budget was missed (not within 2% below it); "" when met or no budget.
   virtual std::string budget_note() const { return ""; }
 };

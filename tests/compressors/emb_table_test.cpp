@@ -26,6 +26,9 @@ TEST(EmbTable, RegistryBuildsFullAndRejectsUnknownAndBudget) {
   auto t = make_embedding_table("Full", small_init());
   EXPECT_EQ(t->spec(), "Full");
   EXPECT_EQ(t->bytes(), 10 * 4 * 4);
+  size_t sum = 0;
+  for (auto& b : t->buffers()) sum += b.second;
+  EXPECT_EQ(static_cast<int64_t>(sum), t->bytes());
   EXPECT_THROW(make_embedding_table("Nope@0.1", small_init()), Error);
   EXPECT_THROW(make_embedding_table("Full@0.5", small_init()), Error);
   EXPECT_THROW(make_embedding_table("Full@1.5", small_init()), Error);
