@@ -1,6 +1,11 @@
 #include "compressors/opq.h"
 
+#include <algorithm>
+
+#include "compressors/budget.h"
+#include "compressors/pipeline.h"
 #include "compressors/pq.h"
+#include "compressors/table_compressor.h"
 #include "toolkit/registry.h"
 
 namespace embcomp {
@@ -42,6 +47,54 @@ std::vector<std::string> opq_specs(size_t d, std::initializer_list<size_t> dsubs
   return out;
 }
 
+// OPQ+PQ@B: OPQ{M},PQ{M}x{nbits} with M and nbits solved from the budget.
+std::unique_ptr<TableCompressor> make_opq_pq_for_budget(const BuildArgs& a) {
+  // bytes(M, nbits) = n ceil(M nbits / 8) + 2^nbits d 4 (PQ centroids) + d d 4 (rotation)
+  std::vector<KnobChoice> cands;
+  std::vector<std::pair<int, int>> knobs;
+  // Sub-vectors of at least 2 dimensions: with one, the rotation cannot help and OPQ's
+  // training (a PQ per iteration) costs the most.
+  for (size_t M = 1; M <= std::max<size_t>(1, a.d / 2); ++M) {
+    if (a.d % M) continue;
+    for (int nbits = 4; nbits <= 8; ++nbits) {
+      const size_t bytes =
+          a.n * ((M * nbits + 7) / 8) + (size_t{1} << nbits) * a.d * 4 + a.d * a.d * 4;
+      cands.push_back({"M=" + std::to_string(M) + ",nbits=" + std::to_string(nbits), bytes,
+                       double(nbits)});
+      knobs.push_back({int(M), nbits});
+    }
+  }
+  // Among the settings that fit, the most code bits M nbits (then the most bytes): at
+  // small n the rotation and codebooks take much of the budget, and filling it with a
+  // larger codebook instead of more code bits loses quality.
+  const double budget_bytes = a.budget * 4.0 * double(a.n) * double(a.d);
+  size_t best = cands.size();
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (double(cands[i].bytes) > budget_bytes) continue;
+    const int bits = knobs[i].first * knobs[i].second;
+    if (best == cands.size() || bits > knobs[best].first * knobs[best].second ||
+        (bits == knobs[best].first * knobs[best].second && cands[i].bytes > cands[best].bytes))
+      best = i;
+  }
+  if (best == cands.size()) best = choose_knob(a.full_spec, cands, budget_bytes);
+  OpqParams op;
+  op.M = knobs[best].first;
+  PqParams pp;
+  pp.M = knobs[best].first;
+  pp.nbits = knobs[best].second;
+  pp.seed = a.seed;
+  std::vector<std::unique_ptr<Transform>> ts;
+  ts.push_back(std::make_unique<OpqTransform>(a.d, op));
+  auto t = std::make_unique<CodecTable>(
+      std::make_unique<Pipeline>(std::move(ts), std::make_unique<PqCodec>(a.d, pp)),
+      a.full_spec, cands[best].knob);
+  t->set_budget(a.budget, "M must divide d=" + std::to_string(a.d) +
+                              " with at least 2 dimensions per sub-vector, nbits is an integer in [4, 8], the "
+                              "rotation costs 4 d^2, and the most code bits M nbits are "
+                              "preferred over a larger codebook");
+  return t;
+}
+
 Registrar reg{{
     .name = "OPQ",
     .grammar = "OPQ{M}",
@@ -57,6 +110,11 @@ Registrar reg{{
           return std::make_unique<OpqTransform>(a.d, p);
         },
     .make_codec = nullptr,
+    .make_table = nullptr,
+    .budget_pattern = "OPQ\\+PQ",
+    .budget_grammar = "OPQ+PQ@{budget}",
+    .budget_head = "OPQ+PQ",
+    .make_budgeted = make_opq_pq_for_budget,
 }};
 }  // namespace
 

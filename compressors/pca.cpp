@@ -5,6 +5,7 @@
 #include "compressors/budget.h"
 #include "compressors/flat.h"
 #include "compressors/pipeline.h"
+#include "compressors/sq.h"
 #include "toolkit/blas.h"
 #include "toolkit/registry.h"
 
@@ -56,19 +57,30 @@ std::vector<std::string> pca_family_specs(size_t d) {
 
 namespace {
 std::unique_ptr<TableCompressor> make_pca_for_budget(const BuildArgs& a) {
-  // bytes(k) = 4 n k (float32 rows) + 4 (k d + d) (A and the mean), increasing in k
+  // PCA@B keeps float32 rows; PCA+SQ{b}@B scalar-quantizes them to b bits:
+  //   bytes(k) = n ceil(k b / 8) + 4 (k d + d) (A and the mean) + [SQ: 2 k 4 (ranges)]
+  const int bits = a.groups.size() > 1 && !a.groups[1].empty() ? std::stoi(a.groups[1]) : 32;
   std::vector<KnobChoice> cands;
-  for (size_t k = 1; k <= a.d; ++k)
-    cands.push_back({"d_out=" + std::to_string(k), 4 * a.n * k + 4 * (k * a.d + a.d), 0});
+  for (size_t k = 1; k <= a.d; ++k) {
+    const size_t model = 4 * (k * a.d + a.d) + (bits == 32 ? 0 : 2 * k * 4);
+    cands.push_back({"d_out=" + std::to_string(k), a.n * ((k * bits + 7) / 8) + model, 0});
+  }
   const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
   PcaParams p;
   p.d_out = static_cast<int>(best + 1);
   std::vector<std::unique_ptr<Transform>> ts;
   ts.push_back(std::make_unique<PcaTransform>(a.d, p));
+  std::unique_ptr<Codec> codec;
+  if (bits == 32) {
+    codec = std::make_unique<FlatCodec>(best + 1);
+  } else {
+    SqParams sp;
+    sp.nbits = bits;
+    codec = std::make_unique<SqCodec>(best + 1, sp);
+  }
   auto t = std::make_unique<CodecTable>(
-      std::make_unique<Pipeline>(std::move(ts), std::make_unique<FlatCodec>(best + 1)),
-      a.full_spec, cands[best].knob);
-  t->set_budget(a.budget, "d_out is an integer: one more component costs 4(n + d) bytes");
+      std::make_unique<Pipeline>(std::move(ts), std::move(codec)), a.full_spec, cands[best].knob);
+  t->set_budget(a.budget, "d_out is an integer: one more component costs n b / 8 + 4 d bytes");
   return t;
 }
 
@@ -93,9 +105,11 @@ Registrar reg{{
         },
     .make_codec = nullptr,
     .make_table = nullptr,
-    .budget_pattern = "PCA",
-    .budget_grammar = "PCA@{budget}",
+    .budget_pattern = "PCA(?:\\+SQ([468]))?",
+    .budget_grammar = "PCA@{budget} | PCA+SQ{4|6|8}@{budget}",
+    .budget_head = "",
     .make_budgeted = make_pca_for_budget,
+    .more_budget_heads = {"PCA+SQ8", "PCA+SQ6", "PCA+SQ4"},
 }};
 }  // namespace
 

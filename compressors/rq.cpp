@@ -1,5 +1,7 @@
 #include "compressors/rq.h"
 
+#include "compressors/budget.h"
+#include "compressors/table_compressor.h"
 #include "compressors/train_sample.h"
 #include "toolkit/registry.h"
 
@@ -45,6 +47,36 @@ void RqCodec::decode(const uint8_t* codes, size_t n, float* x) const {
 }
 
 namespace {
+
+constexpr int kMaxBudgetStages = 16;  // RQ@B: encoding cost grows with M * 2^nbits
+
+std::unique_ptr<TableCompressor> make_rq_for_budget(const BuildArgs& a) {
+  // bytes(M, nbits) = n ceil(M nbits / 8) + M 2^nbits d 4
+  std::vector<KnobChoice> cands;
+  std::vector<std::pair<int, int>> knobs;
+  for (int M = 1; M <= kMaxBudgetStages; ++M) {
+    for (int nbits = 4; nbits <= 8; ++nbits) {
+      if (a.n < (size_t{1} << nbits)) continue;  // too few rows to train the codebooks
+      const size_t bytes = a.n * ((size_t(M) * nbits + 7) / 8) +
+                           size_t(M) * (size_t{1} << nbits) * a.d * 4;
+      cands.push_back({"M=" + std::to_string(M) + ",nbits=" + std::to_string(nbits), bytes,
+                       double(nbits)});
+      knobs.push_back({M, nbits});
+    }
+  }
+  EC_CHECK(!cands.empty(), kBadInput, a.full_spec << ": RQ needs at least 16 rows");
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  RqParams p;
+  p.M = knobs[best].first;
+  p.nbits = knobs[best].second;
+  p.seed = a.seed;
+  auto t = std::make_unique<CodecTable>(std::make_unique<RqCodec>(a.d, p), a.full_spec,
+                                        cands[best].knob);
+  t->set_budget(a.budget, "RQ@ uses at most M=" + std::to_string(kMaxBudgetStages) +
+                              " stages of 4 to 8 bits (encoding cost grows with M 2^nbits)");
+  return t;
+}
+
 Registrar reg{{
     .name = "RQ",
     .grammar = "RQ{M}x{nbits}",
@@ -62,6 +94,10 @@ Registrar reg{{
           p.seed = a.seed;
           return std::make_unique<RqCodec>(a.d, p);
         },
+    .make_table = nullptr,
+    .budget_pattern = "RQ",
+    .budget_grammar = "RQ@{budget}",
+    .make_budgeted = make_rq_for_budget,
 }};
 }  // namespace
 

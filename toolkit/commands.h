@@ -13,4 +13,8 @@ int cmd_embed_text(int argc, char** argv);
 /// relevance judgments (eval/metrics.h).
 int cmd_eval(int argc, char** argv);
 
+/// `embcomp sweep`: every method family sized to each memory budget, a recommendation
+/// per budget from a validation split, checked once on the test split (eval/sweep.h).
+int cmd_sweep(int argc, char** argv);
+
 }  // namespace embcomp

@@ -46,6 +46,7 @@ const char* kUsage =
     "  bench      memory, compression ratio, recall@k and times for each method\n"
     "  build      build a FAISS index over a compressed corpus and save it\n"
     "  search     search a saved index; write a TREC run or ids\n"
+    "  sweep      every method sized to each memory budget; recommendation per budget, report, plots\n"
     "  eval       retrieval quality against qrels: nDCG, MRR, recall, MAP, P at k (trec_eval definitions)\n"
     "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
     "\n"
@@ -266,6 +267,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "search") return cmd_search(argc - 1, argv + 1);
+    if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
     std::cerr << "embcomp: unknown command '" << cmd << "' (see 'embcomp --help')\n";
     return 2;
   } catch (const Error& e) {

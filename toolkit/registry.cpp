@@ -183,6 +183,13 @@ std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, s
   return t;
 }
 
+std::vector<std::string> budget_heads(const MethodEntry& e) {
+  if (e.budget_pattern.empty()) return {};
+  std::vector<std::string> out{e.budget_head.empty() ? e.name : e.budget_head};
+  out.insert(out.end(), e.more_budget_heads.begin(), e.more_budget_heads.end());
+  return out;
+}
+
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
                   int hi) {
   long v = 0;

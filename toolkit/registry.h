@@ -60,7 +60,14 @@ struct MethodEntry {
   /// empty means the name.
   std::string budget_head = "";
   std::function<std::unique_ptr<TableCompressor>(const BuildArgs&)> make_budgeted = nullptr;
+  /// Further heads the budget pattern accepts, each a family of its own in sweeps and
+  /// tests (PCA's "PCA+SQ8": PCA to the solved width, then SQ8).
+  std::vector<std::string> more_budget_heads = {};
 };
+
+/// Every head of a method's budget form (budget_head or the name, then
+/// more_budget_heads); empty when the method has no budget form.
+std::vector<std::string> budget_heads(const MethodEntry& e);
 
 /// Registers an entry at static-initialization time: `static Registrar r{entry};`.
 /// Throws std::logic_error on a duplicate name (a programming error).

@@ -1,0 +1,76 @@
+// `embcomp sweep`: every method family sized to every memory budget, measured on a
+// validation split of the queries; per budget the best candidate (and the best under a
+// latency limit) is recommended and then measured once on the held-out test split.
+//
+// Candidates per budget B (bytes <= B * 4 n d, total = RAM + re-ranking data):
+//   - every registered budget form "HEAD@B" (SQ, PQ, OPQ+PQ, RQ, PCA, PCA+SQ{4,6,8}, and
+//     the study's compressors SVD, GQ, Prune, TT, Dedup, MGPQ2, MagSVD2);
+//   - fixed-size codecs whose bytes fit (FP16, BF16, INT8, Binary, Binary-median);
+//   - Binary codes re-scored with the largest of FP16, SQ8, SQ6, SQ4 that fits beside them.
+// FAISS families (the baseline a FAISS-only heuristic would pick from): SQ, PQ, OPQ+PQ,
+// RQ, PCA+SQ{4,6,8}.
+//
+// DIR gets results.jsonl (one record per candidate, appended as they finish, so that
+// --resume skips them), results.csv, recommendation.json, report.md and, when
+// scripts/plot_sweep.py runs, quality_vs_ratio.png and quality_vs_qps.png.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "toolkit/dataset.h"
+
+namespace embcomp {
+
+struct SweepOptions {
+  std::vector<std::string> budgets;  ///< as given: "8x" or "0.125"
+  std::string quality = "recall@10";  ///< recall@K | ndcg@10 | mrr@10
+  double max_latency_ms = 0;          ///< > 0: also recommend the best under this p50
+  std::string out_dir;
+  bool resume = false;
+  uint64_t seed = 1234;               ///< methods' seed and the query split's
+  double val_fraction = 0.5;          ///< share of queries in the validation split
+  size_t latency_queries = 50;        ///< queries timed one by one on one thread
+  size_t rerank_factor = 10;          ///< candidates per result for Binary+rerank
+  std::vector<std::string> families;  ///< only these families (empty: all)
+  std::string plot_script;            ///< scripts/plot_sweep.py, "" to skip the plots
+  bool verbose = true;
+};
+
+/// One point of the sweep.
+struct SweepCandidate {
+  std::string family;  ///< "SQ", "OPQ+PQ", "PCA+SQ8", "Binary+rerank", "FP16"
+  std::string spec;    ///< method spec: "SQ@8x", "FP16", "Binary"
+  std::string rerank;  ///< re-scoring representation ("" when none)
+  size_t rerank_factor = 0;
+  bool faiss_family = false;
+  /// Unique within a budget: spec, plus " > rerank xF" for two-stage candidates.
+  std::string key() const;
+};
+
+/// The candidates for budget (text as given, e.g. "8x") on n x d data. Throws kBadInput
+/// for a malformed budget.
+std::vector<SweepCandidate> sweep_candidates(const std::string& budget, size_t n, size_t d,
+                                             size_t rerank_factor);
+
+/// Families the sweep knows, for --families validation and the docs.
+std::vector<std::string> sweep_families(size_t d);
+
+/// Splits query rows into validation and test by a seeded permutation: first the
+/// validation rows, then the test rows, each sorted. Both are non-empty (nq >= 2).
+void split_queries(size_t nq, double val_fraction, uint64_t seed, std::vector<size_t>& val,
+                   std::vector<size_t>& test);
+
+/// A dataset holding only the given query rows (their ground truth, ids and qrels).
+Dataset query_subset(const Dataset& ds, const std::vector<size_t>& rows);
+
+/// Marks records (with "total_bytes", "qps" and the quality key) that are on the Pareto
+/// front of quality vs bytes ("pareto_bytes") and quality vs QPS ("pareto_qps").
+void mark_pareto(std::vector<nlohmann::ordered_json>& records, const std::string& quality_key);
+
+/// Runs the sweep; ds.gt must hold the ground truth (recall) or ds.qrels the judgments.
+/// Returns the number of failed candidates.
+int run_sweep(const Dataset& ds, const SweepOptions& opt);
+
+}  // namespace embcomp
