@@ -2,6 +2,10 @@
 
 #include "compressors/pq.h"
 #include "toolkit/registry.h"
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -59,5 +63,28 @@ Registrar reg{{
     .make_codec = nullptr,
 }};
 }  // namespace
+
+/// FAISS's own VectorTransform serialization, stored as one byte vector.
+void OpqTransform::save(BinaryWriter& w) const {
+  EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
+  faiss::VectorIOWriter blob;
+  faiss::write_VectorTransform(&opq_, &blob);
+  w.put_vector(blob.data);
+}
+
+void OpqTransform::load(BinaryReader& r) {
+  faiss::VectorIOReader blob;
+  blob.data = r.get_vector<uint8_t>();
+  std::unique_ptr<faiss::VectorTransform> vt;
+  try {
+    vt.reset(faiss::read_VectorTransform(&blob));
+  } catch (const std::exception& e) {
+    EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
+  }
+  auto* t = dynamic_cast<faiss::OPQMatrix*>(vt.get());
+  EC_CHECK(t && t->d_in == opq_.d_in && t->d_out == opq_.d_out && t->is_trained, kBadInput,
+           r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
+  opq_ = *t;
+}
 
 }  // namespace embcomp
