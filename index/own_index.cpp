@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "build_info.h"
+#include "compressors/binary.h"
 #include "compressors/int8.h"
 #include "index/faiss_index.h"
 #include "index/scan_kernels.h"
@@ -39,6 +40,56 @@ std::string method_tag(const std::string& method) {
   const auto comma = method.rfind(',');
   return find_method(comma == std::string::npos ? method : method.substr(comma + 1)).name;
 }
+
+/// sum_t x[t] * r[t] with eight partial sums, so that the compiler vectorizes it
+/// without -ffast-math; the summation order is fixed, so results are deterministic.
+float dot8(const float* x, const float* r, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    for (size_t u = 0; u < 8; ++u) acc[u] += x[t + u] * r[t + u];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; t < d; ++t) s += x[t] * r[t];
+  return s;
+}
+
+float l2sq8(const float* x, const float* r, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    for (size_t u = 0; u < 8; ++u) acc[u] += (x[t + u] - r[t + u]) * (x[t + u] - r[t + u]);
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; t < d; ++t) s += (x[t] - r[t]) * (x[t] - r[t]);
+  return s;
+}
+
+/// The asymmetric first stage for binary codes: <x, r> with r_j = bit_j ? +1 : -1 (the
+/// rows of BinaryCodec::decode_for_scan), as 2 * sum_{j: bit_j} x_j - sum_j x_j. The
+/// first sum comes from a per-query table, lut[b * 256 + v] = sum of x_j over the set
+/// bits of byte value v at byte b (bit j at byte j / 8, bit j % 8), so a row costs
+/// code_size lookups instead of d multiply-adds.
+struct SignLut {
+  std::vector<float> lut;  ///< code_size * 256
+  float total = 0;         ///< sum_j x_j
+  void build(const float* x, size_t d) {
+    const size_t cs = (d + 7) / 8;
+    lut.assign(cs * 256, 0.0f);
+    total = 0;
+    for (size_t j = 0; j < d; ++j) total += x[j];
+    for (size_t b = 0; b < cs; ++b)
+      for (size_t v = 0; v < 256; ++v) {
+        float s = 0;
+        for (size_t t = 0; t < 8 && b * 8 + t < d; ++t)
+          if (v >> t & 1) s += x[b * 8 + t];
+        lut[b * 256 + v] = s;
+      }
+  }
+  float score(const uint8_t* code, size_t cs) const {
+    float s = 0;
+    for (size_t b = 0; b < cs; ++b) s += lut[b * 256 + code[b]];
+    return 2 * s - total;
+  }
+};
 
 bool own_structure(const std::string& structure) {
   return structure == "Flat" || std::regex_match(structure, std::regex("IVF[0-9]+"));
@@ -311,6 +362,7 @@ KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric)
   // Hamming distance and squared L2 are negated into keys, and back on output; the
   // asymmetric binary scan is an inner product whatever the metric (as in search_table).
   const bool negate = (hamming && !asymmetric) || (metric == Metric::kL2 && !(hamming && asymmetric));
+  const bool sign_scan = hamming && asymmetric && dynamic_cast<const BinaryCodec*>(codec);
   OmpExceptionGuard guard;
 #pragma omp parallel
   {
@@ -320,12 +372,14 @@ KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric)
     std::vector<int64_t> top_ids(k);
     std::vector<float> top_scores(k);
     std::vector<int32_t> top_dist(k);
+    SignLut sign_lut;
 #pragma omp for schedule(dynamic, 4)
     for (size_t q = 0; q < queries.n; ++q) {
       guard.run([&] {
         const float* x = queries.row(q);
         cand.clear();
         if (hamming && !asymmetric) codec->encode({x, 1, dim}, qcode.data());
+        if (sign_scan) sign_lut.build(x, dim);
         for (size_t p = 0; p < nprobe; ++p) {
           const int64_t l = coarse.ids[q * nprobe + p];
           if (l < 0) continue;
@@ -342,31 +396,26 @@ KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric)
               scan_binary_topk(qcode.data(), 1, gathered.data(), cnt, cs, kk, top_ids.data(),
                                top_dist.data());
               for (size_t j = 0; j < kk; ++j) cand.emplace_back(-float(top_dist[j]), lid[top_ids[j]]);
-              continue;
-            }
-            if (int8) {
+            } else if (int8) {
               scan_int8_topk(x, 1, reinterpret_cast<const int8_t*>(gathered.data()), cnt, dim,
                              int8->scales().data(), sm, kk, top_ids.data(), top_scores.data());
               for (size_t j = 0; j < kk; ++j)
                 cand.emplace_back(negate ? -top_scores[j] : top_scores[j], lid[top_ids[j]]);
-              continue;
+            } else if (sign_scan) {  // asymmetric binary: +-1 rows, by table
+              for (size_t i = 0; i < cnt; ++i)
+                cand.emplace_back(sign_lut.score(&gathered[i * cs], cs), lid[i]);
+            } else {  // asymmetric, binary codes behind transforms: decoded rows, IP
+              rows.resize(cnt * dim);
+              codec->decode_for_scan(gathered.data(), cnt, rows.data());
+              for (size_t i = 0; i < cnt; ++i) cand.emplace_back(dot8(x, &rows[i * dim], dim), lid[i]);
             }
-            rows.resize(cnt * dim);  // asymmetric binary: +-1 rows
-            codec->decode_for_scan(gathered.data(), cnt, rows.data());
-          } else {
-            rows.resize(cnt * dim);
-            table_->decode_rows(lid, cnt, rows.data());
+            continue;
           }
+          rows.resize(cnt * dim);
+          table_->decode_rows(lid, cnt, rows.data());
           for (size_t i = 0; i < cnt; ++i) {
             const float* r = rows.data() + i * dim;
-            float s = 0;
-            if (metric == Metric::kL2 && !(hamming && asymmetric)) {
-              for (size_t t = 0; t < dim; ++t) s += (x[t] - r[t]) * (x[t] - r[t]);
-              s = -s;
-            } else {
-              for (size_t t = 0; t < dim; ++t) s += x[t] * r[t];
-            }
-            cand.emplace_back(s, lid[i]);
+            cand.emplace_back(metric == Metric::kL2 ? -l2sq8(x, r, dim) : dot8(x, r, dim), lid[i]);
           }
         }
         const size_t keep = std::min(k, cand.size());

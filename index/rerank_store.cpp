@@ -20,12 +20,23 @@ constexpr size_t kCodesAlignment = 64;
 
 std::string rerank_store_path(const std::string& index_path) { return index_path + ".rerank"; }
 
+namespace {
+const MethodEntry& last_component(const std::string& spec) {
+  const auto comma = spec.rfind(',');
+  return find_method(comma == std::string::npos ? spec : spec.substr(comma + 1));
+}
+}  // namespace
+
+void check_rerank_spec(const std::string& spec) {
+  check_spec(spec);
+  EC_CHECK(last_component(spec).kind != MethodKind::kTable && spec.find('@') == std::string::npos,
+           kBadInput, "--rerank " << spec << ": the re-ranking representation must be a codec (Flat, FP16, SQ8, ...)");
+}
+
 size_t write_rerank_store(const std::string& path, MatrixView<float> base, const std::string& spec,
                           uint64_t seed) {
-  check_spec(spec);
-  const MethodEntry& e = find_method(spec.substr(spec.rfind(',') == std::string::npos ? 0 : spec.rfind(',') + 1));
-  EC_CHECK(e.kind != MethodKind::kTable && spec.find('@') == std::string::npos, kBadInput,
-           "--rerank " << spec << ": the re-ranking representation must be a codec (Flat, FP16, SQ8, ...)");
+  check_rerank_spec(spec);
+  const MethodEntry& e = last_component(spec);
   auto codec = make_codec(spec, base.d, seed);
   codec->train(base);
   std::vector<uint8_t> codes(checked_mul(base.n, codec->code_size()));
@@ -75,7 +86,7 @@ std::unique_ptr<MappedRerankStore> MappedRerankStore::open(const std::string& pa
     EC_CHECK(n >= 1 && d >= 1 && d <= (uint64_t{1} << 20), kBadInput,
              path << ": corrupt header (n=" << n << ", d=" << d << ")");
     s->codec_ = make_codec(spec, d, seed);
-    EC_CHECK(find_method(spec.substr(spec.rfind(',') == std::string::npos ? 0 : spec.rfind(',') + 1)).name == tag &&
+    EC_CHECK(last_component(spec).name == tag &&
                  s->codec_->code_size() == cs,
              kBadInput, path << ": corrupt header (tag " << tag << ", code_size " << cs << " for " << spec << ")");
     r.begin_section("MODL");

@@ -25,6 +25,9 @@ constexpr uint32_t kRerankStoreVersion = 1;
 /// The sidecar path of an index: index + ".rerank".
 std::string rerank_store_path(const std::string& index_path);
 
+/// Throws kBadInput unless spec is a codec spec (no whole-table method, no budget form).
+void check_rerank_spec(const std::string& spec);
+
 /// Trains the codec spec on base, encodes it, and writes path atomically. Returns the
 /// bytes of codes and model (what a search maps). Throws kBadInput for a spec that is
 /// not a codec ("SVD@0.1" compresses a whole table) or cannot be saved.
