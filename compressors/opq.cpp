@@ -81,10 +81,15 @@ void OpqTransform::load(BinaryReader& r) {
   } catch (const std::exception& e) {
     EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
   }
-  auto* t = dynamic_cast<faiss::OPQMatrix*>(vt.get());
-  EC_CHECK(t && t->d_in == opq_.d_in && t->d_out == opq_.d_out && t->is_trained, kBadInput,
-           r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
-  opq_ = *t;
+  // FAISS writes an OPQMatrix as its LinearTransform part (the rotation A and bias b).
+  auto* t = dynamic_cast<faiss::LinearTransform*>(vt.get());
+  EC_CHECK(t && t->d_in == opq_.d_in && t->d_out == opq_.d_out && t->A.size() == size_t(t->d_in) * t->d_out,
+           kBadInput, r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
+  opq_.A = t->A;
+  opq_.b = t->b;
+  opq_.have_bias = t->have_bias;
+  opq_.is_orthonormal = t->is_orthonormal;
+  opq_.is_trained = true;
 }
 
 }  // namespace embcomp
