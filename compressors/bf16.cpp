@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -46,6 +47,10 @@ void Bf16Codec::decode(const uint8_t* codes, size_t n, float* x) const {
 #pragma omp parallel for if (total > 65536) schedule(static)
   for (size_t i = 0; i < total; ++i) x[i] = bf16_to_float(in[i]);
 }
+
+// BF16 has no learned state.
+void Bf16Codec::save(BinaryWriter&) const {}
+void Bf16Codec::load(BinaryReader&) {}
 
 namespace {
 Registrar reg{{

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -81,6 +82,20 @@ void BinaryCodec::decode_for_scan(const uint8_t* codes, size_t n, float* x) cons
     float* xi = x + i * d_;
     for (size_t j = 0; j < d_; ++j) xi[j] = (ci[j >> 3] >> (j & 7)) & 1 ? 1.0f : -1.0f;
   }
+}
+
+/// t, hi, lo: three vectors of d floats.
+void BinaryCodec::save(BinaryWriter& w) const {
+  EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
+  w.put_vector(threshold_);
+  w.put_vector(hi_);
+  w.put_vector(lo_);
+}
+
+void BinaryCodec::load(BinaryReader& r) {
+  threshold_ = r.get_vector<float>(d_);
+  hi_ = r.get_vector<float>(d_);
+  lo_ = r.get_vector<float>(d_);
 }
 
 namespace {

@@ -35,6 +35,8 @@ class BinaryCodec final : public Codec {
   SearchKind search_kind() const override { return SearchKind::kHamming; }
   /// x_j = bit ? +1 : -1.
   void decode_for_scan(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   const std::vector<float>& thresholds() const { return threshold_; }
 
  private:

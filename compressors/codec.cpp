@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "toolkit/error.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -31,6 +32,19 @@ void check_encode_input(const std::string& spec, MatrixView<float> x, size_t d, 
   EC_CHECK(trained, kRuntime, spec << ": encode called before train");
   EC_CHECK(x.d == d, kBadInput, spec << ": input has d=" << x.d << ", expected d=" << d);
   check_finite(spec, x);
+}
+
+void Transform::save(BinaryWriter&) const {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be saved in an index yet");
+}
+void Transform::load(BinaryReader&) {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be loaded from an index yet");
+}
+void Codec::save(BinaryWriter&) const {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be saved in an index yet");
+}
+void Codec::load(BinaryReader&) {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be loaded from an index yet");
 }
 
 }  // namespace embcomp

@@ -19,6 +19,9 @@
 
 namespace embcomp {
 
+class BinaryWriter;
+class BinaryReader;
+
 /// How a codec's codes are searched in `embcomp bench`: fp32 query against the decoded
 /// rows, or Hamming distance between the query's own code and the row codes.
 enum class SearchKind { kDecoded, kHamming };
@@ -39,6 +42,13 @@ class Transform {
   virtual void reverse(MatrixView<float> xt, float* x) const = 0;
   /// Bytes of the learned parameters needed by apply and reverse.
   virtual size_t model_bytes() const = 0;
+  /// Writes the learned parameters (embcomp's own index format, index/own_index.h).
+  /// The default throws kBadInput "<spec> cannot be saved in an index yet".
+  virtual void save(BinaryWriter& w) const;
+  /// Restores what save() wrote into a transform the registry built from the same spec,
+  /// d and seed; afterwards it applies exactly as the saved one. Throws kBadInput for a
+  /// corrupt or truncated file.
+  virtual void load(BinaryReader& r);
 };
 
 class Codec {
@@ -65,6 +75,13 @@ class Codec {
   virtual void decode_for_scan(const uint8_t* codes, size_t n, float* x) const {
     decode(codes, n, x);
   }
+  /// Writes the trained state (everything model_bytes() counts; codes are not part of
+  /// it). The default throws kBadInput "<spec> cannot be saved in an index yet".
+  virtual void save(BinaryWriter& w) const;
+  /// Restores what save() wrote into a codec the registry built from the same spec, d and
+  /// seed: afterwards encode and decode are bit-identical to the saved codec's. Throws
+  /// kBadInput for a corrupt or truncated file.
+  virtual void load(BinaryReader& r);
 };
 
 /// Checks the common preconditions of train(): x has the right dimension, at least

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -836,5 +837,40 @@ Registrar reg{{
 }};
 
 }  // namespace
+
+/// n, the diagnostics (exact merges, MSE, LSH similarity and false positives), then the
+/// unique blocks and the block map (2- or 4-byte indices). The block shape follows from
+/// the spec, n and d, as at construction.
+void DedupTable::save(BinaryWriter& w) const {
+  w.put_u64(n_);
+  w.put_u64(exact_merged_);
+  w.put_bytes(&mse_, sizeof(double));
+  w.put_bytes(&sim_, sizeof(double));
+  w.put_bytes(&fp_, sizeof(double));
+  w.put_vector(unique_);
+  w.put_vector(map16_);
+  w.put_vector(map32_);
+}
+
+void DedupTable::load(BinaryReader& r) {
+  n_ = r.get_u64();
+  EC_CHECK(n_ == n_expected_, kBadInput,
+           r.what() << ": " << spec_ << " stores " << n_ << " rows, the header says " << n_expected_);
+  exact_merged_ = r.get_u64();
+  r.get_bytes(&mse_, sizeof(double));
+  r.get_bytes(&sim_, sizeof(double));
+  r.get_bytes(&fp_, sizeof(double));
+  unique_ = r.get_vector<float>();
+  const size_t E = R_ * C_;
+  EC_CHECK(unique_.size() % E == 0, kBadInput, r.what() << ": corrupt " << spec_ << " blocks");
+  const size_t U = unique_.size() / E;
+  map16_ = r.get_vector<uint16_t>();
+  map32_ = r.get_vector<uint32_t>();
+  EC_CHECK(map16_.size() + map32_.size() == P_ && (map16_.empty() || map32_.empty()), kBadInput,
+           r.what() << ": corrupt " << spec_ << " block map (" << P_ << " positions expected)");
+  for (size_t p = 0; p < P_; ++p)
+    EC_CHECK(map_at(p) < U, kBadInput,
+             r.what() << ": corrupt " << spec_ << " block map: index " << map_at(p) << " >= " << U);
+}
 
 }  // namespace embcomp

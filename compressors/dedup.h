@@ -112,6 +112,8 @@ class DedupTable final : public TableCompressor {
   size_t total_bytes() const override;
   size_t model_bytes() const override { return 0; }
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   void decode_range(size_t start, size_t count, float* out) const override;
 
   size_t block_rows() const { return R_; }

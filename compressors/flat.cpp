@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -18,6 +19,10 @@ void FlatCodec::encode(MatrixView<float> x, uint8_t* codes) const {
 void FlatCodec::decode(const uint8_t* codes, size_t n, float* x) const {
   std::memcpy(x, codes, checked_mul(n, code_size()));
 }
+
+// Flat has no learned state: only d, which the registry rebuilds from the header.
+void FlatCodec::save(BinaryWriter&) const {}
+void FlatCodec::load(BinaryReader&) {}
 
 namespace {
 Registrar reg{{

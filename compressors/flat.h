@@ -16,6 +16,8 @@ class FlatCodec final : public Codec {
   size_t model_bytes() const override { return 0; }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
  private:
   size_t d_;

@@ -6,6 +6,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -107,5 +108,23 @@ Registrar reg{{
     .make_budgeted = make_gq_for_budget,
 }};
 }  // namespace
+
+/// n, scale, zero point, then the n * d codes (8 or 16 bits each).
+void GqTable::save(BinaryWriter& w) const {
+  w.put_u64(n_);
+  w.put_f32(scale_);
+  w.put_f32(zero_);
+  w.put_vector(codes8_);
+  w.put_vector(codes16_);
+}
+
+void GqTable::load(BinaryReader& r) {
+  n_ = r.get_u64();
+  scale_ = r.get_f32();
+  zero_ = r.get_f32();
+  const size_t total = checked_mul(n_, d_);
+  codes8_ = r.get_vector<uint8_t>(params_.bits == 8 ? total : 0);
+  codes16_ = r.get_vector<uint16_t>(params_.bits == 8 ? 0 : total);
+}
 
 }  // namespace embcomp

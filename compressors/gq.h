@@ -33,6 +33,8 @@ class GqTable final : public TableCompressor {
   size_t total_bytes() const override { return n_ * d_ * (params_.bits / 8) + model_bytes(); }
   size_t model_bytes() const override { return 2 * sizeof(float); }
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   float scale() const { return scale_; }
   float zero_point() const { return zero_; }
 

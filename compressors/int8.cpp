@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -43,6 +44,14 @@ void Int8Codec::decode(const uint8_t* codes, size_t n, float* x) const {
     for (size_t j = 0; j < d_; ++j) xi[j] = ci[j] * scale_[j];
   }
 }
+
+/// The scales s_j: a vector of d floats.
+void Int8Codec::save(BinaryWriter& w) const {
+  EC_CHECK(is_trained(), kRuntime, "INT8: save before train");
+  w.put_vector(scale_);
+}
+
+void Int8Codec::load(BinaryReader& r) { scale_ = r.get_vector<float>(d_); }
 
 namespace {
 Registrar reg{{

@@ -24,6 +24,8 @@ class Int8Codec final : public Codec {
   size_t model_bytes() const override { return d_ * sizeof(float); }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   const std::vector<float>& scales() const { return scale_; }
 
  private:

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "toolkit/error.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -173,6 +174,25 @@ std::vector<uint32_t> sample_members(const std::vector<uint32_t>& members, size_
 void gather_rows(MatrixView<float> x, const uint32_t* rows, size_t count, float* out) {
   for (size_t i = 0; i < count; ++i)
     std::memcpy(out + i * x.d, x.row(rows[i]), x.d * sizeof(float));
+}
+
+void GroupRemap::save(BinaryWriter& w) const {
+  w.put_u64(n_);
+  w.put_u64(g_);
+  w.put_vector(ids_);
+  w.put_vector(dir_);
+}
+
+void GroupRemap::load(BinaryReader& r) {
+  n_ = r.get_u64();
+  g_ = r.get_u64();
+  EC_CHECK(g_ >= 1 && g_ <= kMaxMagnitudeGroups && n_ <= std::numeric_limits<uint32_t>::max(),
+           kBadInput, r.what() << ": corrupt magnitude-group remap (n=" << n_ << ", g=" << g_ << ")");
+  w_ = group_id_bits(g_);
+  ids_ = r.get_vector<uint64_t>((n_ * w_ + 63) / 64);
+  dir_ = r.get_vector<uint32_t>(((n_ + kRemapBlockRows - 1) / kRemapBlockRows) * (g_ - 1));
+  for (size_t i = 0; i < n_; ++i)
+    EC_CHECK(group(i) < g_, kBadInput, r.what() << ": corrupt remap: row " << i << " has group " << group(i));
 }
 
 }  // namespace embcomp

@@ -37,6 +37,9 @@
 
 namespace embcomp {
 
+class BinaryWriter;
+class BinaryReader;
+
 /// Most groups a magnitude-grouped method accepts (group ids take at most 4 bits).
 constexpr size_t kMaxMagnitudeGroups = 16;
 /// Fewest rows in a group.
@@ -71,6 +74,10 @@ class GroupRemap {
   /// Rows in group k.
   size_t group_size(size_t k) const;
   size_t bytes() const { return remap_bytes(n_, g_); }
+  /// n, g, then the packed group ids and the rank directory.
+  void save(BinaryWriter& w) const;
+  /// Throws kBadInput when the stored sizes do not match n and g.
+  void load(BinaryReader& r);
 
  private:
   /// Rows of group k among the first i rows.

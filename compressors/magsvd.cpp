@@ -7,6 +7,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -271,5 +272,40 @@ Registrar reg{{
 }};
 
 }  // namespace
+
+/// The ranks, the remap, then per group U S (n_k x r_k) and V^T (r_k x d).
+void MagSvdTable::save(BinaryWriter& w) const {
+  EC_CHECK(!coef_.empty(), kRuntime, spec_ << ": save before compress");
+  std::vector<uint64_t> ranks(ranks_.begin(), ranks_.end());
+  w.put_vector(ranks);
+  remap_.save(w);
+  for (size_t k = 0; k < coef_.size(); ++k) {
+    w.put_vector(coef_[k].values);
+    w.put_vector(vt_[k].values);
+  }
+}
+
+void MagSvdTable::load(BinaryReader& r) {
+  const auto ranks64 = r.get_vector<uint64_t>(size_t(params_.groups));
+  GroupRemap remap;
+  remap.load(r);
+  EC_CHECK(remap.groups() == ranks64.size(), kBadInput,
+           r.what() << ": " << spec_ << " stores " << remap.groups() << " groups");
+  std::vector<FloatMatrix> coef(ranks64.size()), vt(ranks64.size());
+  for (size_t k = 0; k < ranks64.size(); ++k) {
+    const size_t rk = ranks64[k], nk = remap.group_size(k);
+    EC_CHECK(rk <= d_, kBadInput, r.what() << ": corrupt " << spec_ << " rank " << rk);
+    coef[k].values = r.get_vector<float>(checked_mul(nk, rk));
+    coef[k].n = nk;
+    coef[k].d = rk;
+    vt[k].values = r.get_vector<float>(checked_mul(rk, d_));
+    vt[k].n = rk;
+    vt[k].d = d_;
+  }
+  ranks_.assign(ranks64.begin(), ranks64.end());
+  remap_ = std::move(remap);
+  coef_ = std::move(coef);
+  vt_ = std::move(vt);
+}
 
 }  // namespace embcomp

@@ -73,6 +73,8 @@ class MagSvdTable final : public TableCompressor {
   size_t total_bytes() const override;
   size_t model_bytes() const override;
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
   /// Ranks in use, highest norms first (after compress() when budgeted).
   const std::vector<size_t>& ranks() const { return ranks_; }

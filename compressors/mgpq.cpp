@@ -7,6 +7,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -286,5 +287,45 @@ Registrar reg{{
 }};
 
 }  // namespace
+
+/// The setting (M, bits per group), the remap, then per group its PQ codebooks and codes.
+void MgpqTable::save(BinaryWriter& w) const {
+  EC_CHECK(!pq_.empty(), kRuntime, spec_ << ": save before compress");
+  w.put_u64(size_t(setting_.M));
+  w.put_vector(setting_.nbits);
+  remap_.save(w);
+  for (size_t k = 0; k < pq_.size(); ++k) {
+    pq_[k]->save(w);
+    w.put_vector(codes_[k]);
+  }
+}
+
+void MgpqTable::load(BinaryReader& r) {
+  MgpqSetting s;
+  s.M = int(r.get_u64());
+  s.nbits = r.get_vector<int>(size_t(params_.groups));
+  GroupRemap remap;
+  remap.load(r);
+  EC_CHECK(remap.groups() == size_t(params_.groups), kBadInput,
+           r.what() << ": " << spec_ << " stores " << remap.groups() << " groups");
+  std::vector<std::unique_ptr<PqCodec>> pq;
+  std::vector<std::vector<uint8_t>> codes;
+  for (size_t k = 0; k < remap.groups(); ++k) {
+    EC_CHECK(s.M >= 1 && s.nbits[k] >= 1 && s.nbits[k] <= 16, kBadInput,
+             r.what() << ": corrupt " << spec_ << " setting " << s.knob());
+    PqParams p;
+    p.M = s.M;
+    p.nbits = s.nbits[k];
+    p.seed = group_seed(params_.seed, k);
+    p.validate(d_);
+    pq.push_back(std::make_unique<PqCodec>(d_, p));
+    pq.back()->load(r);
+    codes.push_back(r.get_vector<uint8_t>(checked_mul(remap.group_size(k), pq.back()->code_size())));
+  }
+  setting_ = std::move(s);
+  remap_ = std::move(remap);
+  pq_ = std::move(pq);
+  codes_ = std::move(codes);
+}
 
 }  // namespace embcomp

@@ -88,6 +88,8 @@ class MgpqTable final : public TableCompressor {
   size_t total_bytes() const override;
   size_t model_bytes() const override;
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
   const MgpqSetting& setting() const { return setting_; }
   const GroupRemap& remap() const { return remap_; }

@@ -7,6 +7,10 @@
 #include "compressors/pq.h"
 #include "compressors/table_compressor.h"
 #include "toolkit/registry.h"
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -117,5 +121,33 @@ Registrar reg{{
     .make_budgeted = make_opq_pq_for_budget,
 }};
 }  // namespace
+
+/// FAISS's own VectorTransform serialization, stored as one byte vector.
+void OpqTransform::save(BinaryWriter& w) const {
+  EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
+  faiss::VectorIOWriter blob;
+  faiss::write_VectorTransform(&opq_, &blob);
+  w.put_vector(blob.data);
+}
+
+void OpqTransform::load(BinaryReader& r) {
+  faiss::VectorIOReader blob;
+  blob.data = r.get_vector<uint8_t>();
+  std::unique_ptr<faiss::VectorTransform> vt;
+  try {
+    vt.reset(faiss::read_VectorTransform(&blob));
+  } catch (const std::exception& e) {
+    EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
+  }
+  // FAISS writes an OPQMatrix as its LinearTransform part (the rotation A and bias b).
+  auto* t = dynamic_cast<faiss::LinearTransform*>(vt.get());
+  EC_CHECK(t && t->d_in == opq_.d_in && t->d_out == opq_.d_out && t->A.size() == size_t(t->d_in) * t->d_out,
+           kBadInput, r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
+  opq_.A = t->A;
+  opq_.b = t->b;
+  opq_.have_bias = t->have_bias;
+  opq_.is_orthonormal = t->is_orthonormal;
+  opq_.is_trained = true;
+}
 
 }  // namespace embcomp

@@ -8,6 +8,10 @@
 #include "compressors/sq.h"
 #include "toolkit/blas.h"
 #include "toolkit/registry.h"
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -112,5 +116,28 @@ Registrar reg{{
     .more_budget_heads = {"PCA+SQ8", "PCA+SQ6", "PCA+SQ4"},
 }};
 }  // namespace
+
+/// FAISS's own VectorTransform serialization, stored as one byte vector.
+void PcaTransform::save(BinaryWriter& w) const {
+  EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
+  faiss::VectorIOWriter blob;
+  faiss::write_VectorTransform(&pca_, &blob);
+  w.put_vector(blob.data);
+}
+
+void PcaTransform::load(BinaryReader& r) {
+  faiss::VectorIOReader blob;
+  blob.data = r.get_vector<uint8_t>();
+  std::unique_ptr<faiss::VectorTransform> vt;
+  try {
+    vt.reset(faiss::read_VectorTransform(&blob));
+  } catch (const std::exception& e) {
+    EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
+  }
+  auto* t = dynamic_cast<faiss::PCAMatrix*>(vt.get());
+  EC_CHECK(t && t->d_in == pca_.d_in && t->d_out == pca_.d_out && t->is_trained, kBadInput,
+           r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
+  pca_ = *t;
+}
 
 }  // namespace embcomp

@@ -29,6 +29,8 @@ class PcaTransform final : public Transform {
   void train(MatrixView<float> x) override;
   void apply(MatrixView<float> x, float* xt) const override;
   void reverse(MatrixView<float> xt, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   size_t model_bytes() const override {
     return (pca_.A.size() + pca_.mean.size()) * sizeof(float);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "toolkit/error.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -91,6 +92,17 @@ void Pipeline::decode(const uint8_t* codes, size_t n, float* x) const {
       cur = std::move(prev);
     }
   }
+}
+
+/// Each transform's state in order, then the codec's.
+void Pipeline::save(BinaryWriter& w) const {
+  for (const auto& t : transforms_) t->save(w);
+  codec_->save(w);
+}
+
+void Pipeline::load(BinaryReader& r) {
+  for (auto& t : transforms_) t->load(r);
+  codec_->load(r);
 }
 
 }  // namespace embcomp

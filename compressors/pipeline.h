@@ -27,6 +27,8 @@ class Pipeline final : public Codec {
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
   SearchKind search_kind() const override { return codec_->search_kind(); }
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
   const std::vector<std::unique_ptr<Transform>>& transforms() const { return transforms_; }
   const Codec& codec() const { return *codec_; }

@@ -8,6 +8,7 @@
 #include "compressors/budget.h"
 #include "compressors/train_sample.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -105,6 +106,18 @@ std::unique_ptr<TableCompressor> make_pq_for_budget(const BuildArgs& a) {
   t->set_budget(a.budget, "M must divide d=" + std::to_string(a.d) +
                               " and nbits is an integer in [4, 8]");
   return t;
+}
+
+/// The centroids: M * ksub * dsub floats.
+void PqCodec::save(BinaryWriter& w) const {
+  EC_CHECK(trained_, kRuntime, spec() << ": save before train");
+  w.put_vector(pq_.centroids);
+}
+
+void PqCodec::load(BinaryReader& r) {
+  pq_.centroids = r.get_vector<float>(pq_.M * pq_.ksub * pq_.dsub);
+  pq_.clear_transposed_centroids();
+  trained_ = true;
 }
 
 namespace {

@@ -38,6 +38,8 @@ class PqCodec final : public Codec {
   size_t model_bytes() const override { return pq_.centroids.size() * sizeof(float); }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   const faiss::ProductQuantizer& faiss_pq() const { return pq_; }
 
  private:

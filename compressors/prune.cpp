@@ -7,6 +7,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -240,5 +241,39 @@ Registrar reg{{
     .make_budgeted = make_prune_for_budget,
 }};
 }  // namespace
+
+/// n, the three index widths, then values, columns, CSR row pointers and COO rows.
+void PruneTable::save(BinaryWriter& w) const {
+  w.put_u64(n_);
+  w.put_u64(col_w_);
+  w.put_u64(ptr_w_);
+  w.put_u64(row_w_);
+  w.put_vector(values_);
+  w.put_vector(cols_);
+  w.put_vector(ptrs_);
+  w.put_vector(rows_);
+}
+
+void PruneTable::load(BinaryReader& r) {
+  n_ = r.get_u64();
+  EC_CHECK(n_ == n_expected_, kBadInput,
+           r.what() << ": " << spec_ << " stores " << n_ << " rows, the header says " << n_expected_);
+  col_w_ = r.get_u64();
+  ptr_w_ = r.get_u64();
+  row_w_ = r.get_u64();
+  EC_CHECK(col_w_ <= 8 && ptr_w_ <= 8 && row_w_ <= 8, kBadInput,
+           r.what() << ": corrupt " << spec_ << " index widths");
+  const size_t nnz = params_.nnz;
+  values_ = r.get_vector<float>(nnz);
+  cols_ = r.get_vector<uint8_t>(checked_mul(nnz, col_w_));
+  ptrs_ = r.get_vector<uint8_t>();
+  rows_ = r.get_vector<uint8_t>();
+  EC_CHECK(ptrs_.empty() || ptrs_.size() == checked_mul(n_ + 1, ptr_w_), kBadInput,
+           r.what() << ": corrupt " << spec_ << " row pointers");
+  EC_CHECK(rows_.empty() || rows_.size() == checked_mul(nnz, row_w_), kBadInput,
+           r.what() << ": corrupt " << spec_ << " row indices");
+  EC_CHECK(ptrs_.empty() != rows_.empty(), kBadInput,
+           r.what() << ": corrupt " << spec_ << ": neither or both of CSR and COO");
+}
 
 }  // namespace embcomp

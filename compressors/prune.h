@@ -42,6 +42,8 @@ class PruneTable final : public TableCompressor {
   size_t total_bytes() const override;
   size_t model_bytes() const override { return 0; }
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
  private:
   /// [begin, end) of row i's entries in values_/cols_.

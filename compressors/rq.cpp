@@ -4,6 +4,7 @@
 #include "compressors/table_compressor.h"
 #include "compressors/train_sample.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -44,6 +45,20 @@ void RqCodec::encode(MatrixView<float> x, uint8_t* codes) const {
 
 void RqCodec::decode(const uint8_t* codes, size_t n, float* x) const {
   rq_.decode(codes, x, n);
+}
+
+/// The codebooks (sum over stages of 2^nbits * d floats); the lookup tables the encoder
+/// uses are recomputed from them on load, as FAISS does after training.
+void RqCodec::save(BinaryWriter& w) const {
+  EC_CHECK(trained_, kRuntime, spec() << ": save before train");
+  w.put_vector(rq_.codebooks);
+}
+
+void RqCodec::load(BinaryReader& r) {
+  rq_.codebooks = r.get_vector<float>(rq_.total_codebook_size * rq_.d);
+  rq_.is_trained = true;
+  rq_.compute_codebook_tables();
+  trained_ = true;
 }
 
 namespace {

@@ -33,6 +33,8 @@ class RqCodec final : public Codec {
   size_t model_bytes() const override { return rq_.codebooks.size() * sizeof(float); }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
  private:
   RqParams params_;

@@ -2,6 +2,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -108,5 +109,16 @@ Registrar reg_fp16{{
         },
 }};
 }  // namespace
+
+/// FAISS's trained vector (vmin then vdiff, 2d floats; empty for fp16).
+void SqCodec::save(BinaryWriter& w) const {
+  EC_CHECK(trained_, kRuntime, spec() << ": save before train");
+  w.put_vector(sq_.trained);
+}
+
+void SqCodec::load(BinaryReader& r) {
+  sq_.trained = r.get_vector<float>(params_.nbits == 16 ? 0 : 2 * sq_.d);
+  trained_ = true;
+}
 
 }  // namespace embcomp

@@ -35,6 +35,8 @@ class SqCodec final : public Codec {
   size_t model_bytes() const override { return sq_.trained.size() * sizeof(float); }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   const faiss::ScalarQuantizer& faiss_sq() const { return sq_; }
 
  private:

@@ -10,6 +10,7 @@
 #include "compressors/budget.h"
 #include "toolkit/blas.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -184,5 +185,25 @@ Registrar reg{{
     .make_budgeted = make_svd_for_budget,
 }};
 }  // namespace
+
+/// n, rank, then U S (n x rank) and V^T (rank x d), row-major.
+void SvdTable::save(BinaryWriter& w) const {
+  w.put_u64(coef_.n);
+  w.put_u64(coef_.d);
+  w.put_vector(coef_.values);
+  w.put_vector(vt_.values);
+}
+
+void SvdTable::load(BinaryReader& r) {
+  const size_t n = r.get_u64(), rank = r.get_u64();
+  EC_CHECK(rank == size_t(params_.rank), kBadInput,
+           r.what() << ": " << spec_ << " stores rank " << rank << ", the spec says " << params_.rank);
+  coef_.values = r.get_vector<float>(checked_mul(n, rank));
+  coef_.n = n;
+  coef_.d = rank;
+  vt_.values = r.get_vector<float>(checked_mul(rank, d_));
+  vt_.n = rank;
+  vt_.d = d_;
+}
 
 }  // namespace embcomp

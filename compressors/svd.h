@@ -48,6 +48,8 @@ class SvdTable final : public TableCompressor {
   size_t total_bytes() const override { return 4 * params_.rank * (coef_.n + d_); }
   size_t model_bytes() const override { return 4 * params_.rank * d_; }
   void decode_rows(const int64_t* ids, size_t count, float* out) const override;
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
   void decode_range(size_t start, size_t count, float* out) const override;
 
  private:

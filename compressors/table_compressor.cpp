@@ -7,6 +7,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/error.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
@@ -27,6 +28,14 @@ void TableCompressor::finish_budget() {
   if (!budget_ || n() == 0) return;
   const double actual = double(total_bytes()) / (4.0 * double(n()) * double(d()));
   budget_note_ = budget_gap_note(actual, *budget_, budget_why_);
+}
+
+void TableCompressor::save(BinaryWriter&) const {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be saved in an index yet");
+}
+
+void TableCompressor::load(BinaryReader&) {
+  EC_THROW(kBadInput, "method " << spec() << " cannot be loaded from an index yet");
 }
 
 CodecTable::CodecTable(std::unique_ptr<Codec> codec, std::string spec, std::string knob)
@@ -52,6 +61,19 @@ void CodecTable::decode_rows(const int64_t* ids, size_t count, float* out) const
   for (size_t i = 0; i < count; ++i)
     std::memcpy(&gathered[i * cs], codes_.data() + size_t(ids[i]) * cs, cs);
   codec_->decode(gathered.data(), count, out);
+}
+
+void CodecTable::save(BinaryWriter& w) const {
+  EC_CHECK(codec_->is_trained(), kRuntime, spec_ << ": save before compress");
+  codec_->save(w);
+  w.put_u64(n_);
+  w.put_vector(codes_);
+}
+
+void CodecTable::load(BinaryReader& r) {
+  codec_->load(r);
+  n_ = r.get_u64();
+  codes_ = r.get_vector<uint8_t>(checked_mul(n_, codec_->code_size()));
 }
 
 void CodecTable::decode_range(size_t start, size_t count, float* out) const {

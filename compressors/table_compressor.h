@@ -59,6 +59,14 @@ class TableCompressor {
   /// both in one pass report it all as training).
   double train_seconds() const { return train_s_; }
   double encode_seconds() const { return encode_s_; }
+  /// Writes everything the table keeps (model and per-row data) for embcomp's own index
+  /// format (index/own_index.h). The default throws kBadInput "method X cannot be saved
+  /// in an index yet".
+  virtual void save(BinaryWriter& w) const;
+  /// Restores what save() wrote into a table that make_table built from the same spec,
+  /// n, d and seed: afterwards n(), total_bytes() and decode_rows() equal the saved
+  /// table's bit for bit. Throws kBadInput for a corrupt or truncated file.
+  virtual void load(BinaryReader& r);
   /// After compress(): sets budget_note() when the actual ratio is not within 2% below.
   void finish_budget();
 
@@ -87,6 +95,9 @@ class CodecTable final : public TableCompressor {
   void decode_range(size_t start, size_t count, float* out) const override;
   const Codec* codec() const override { return codec_.get(); }
   const uint8_t* codes() const override { return codes_.data(); }
+  /// Codec state, then n and the codes.
+  void save(BinaryWriter& w) const override;
+  void load(BinaryReader& r) override;
 
  private:
   std::unique_ptr<Codec> codec_;

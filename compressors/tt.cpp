@@ -12,6 +12,7 @@
 
 #include "compressors/budget.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 // toolkit/blas.h offers only C = A B on whole matrices; the Gram matrices below need
 // transposed operands and sub-matrices (leading dimensions), so this file calls sgemm
@@ -479,5 +480,23 @@ Registrar reg{{
 }};
 
 }  // namespace
+
+/// n, then the three cores G1, G2, G3 (the shape follows from n and d).
+void TtTable::save(BinaryWriter& w) const {
+  w.put_u64(n_);
+  w.put_vector(g1_);
+  w.put_vector(g2_);
+  w.put_vector(g3_);
+}
+
+void TtTable::load(BinaryReader& r) {
+  n_ = r.get_u64();
+  EC_CHECK(n_ > 0, kBadInput, r.what() << ": " << spec_ << " stores no rows");
+  shape_ = TtShape::for_table(n_, d_);
+  const size_t R = rank();
+  g1_ = r.get_vector<float>(checked_mul(shape_.m(0), R));
+  g2_ = r.get_vector<float>(checked_mul(checked_mul(shape_.m(1), R), R));
+  g3_ = r.get_vector<float>(checked_mul(shape_.m(2), R));
+}
 
 }  // namespace embcomp

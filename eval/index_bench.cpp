@@ -13,7 +13,9 @@
 #include "build_info.h"
 #include "eval/knn.h"
 #include "index/faiss_index.h"
+#include "eval/rerank.h"
 #include "index/faiss_memory.h"
+#include "index/own_index.h"
 #include "toolkit/error.h"
 
 namespace embcomp {
@@ -58,52 +60,74 @@ std::vector<std::string> sweep_params(const std::string& structure) {
 std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::string& method,
                                                 const IndexBenchOptions& opt) {
   EC_CHECK(ds.gt && ds.gt->d >= opt.k, kRuntime, "bench needs ground truth with k columns");
-  BuiltIndex built = build_faiss_index(ds.base.view(), ds.metric, method, opt.structure, opt.verbose);
+  const IndexKind kind = choose_index_kind(method, opt.structure);
+  BuiltIndex built;
+  std::unique_ptr<OwnIndex> own;
+  if (kind == IndexKind::kFaiss) {
+    built = build_faiss_index(ds.base.view(), ds.metric, method, opt.structure, opt.verbose);
+  } else {
+    own = std::make_unique<OwnIndex>(
+        OwnIndex::build(ds.base.view(), ds.metric, method, opt.structure, opt.seed, opt.verbose));
+    built.meta = own->meta;
+  }
   // Serialized size and RSS growth of a fresh process loading it.
   const std::string dir = std::filesystem::temp_directory_path() /
                           ("embcomp_index_bench_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string file = dir + "/index.faiss";
-  save_index(built, file);
+  if (own) own->save(file); else save_index(built, file);
   const size_t file_bytes = std::filesystem::file_size(file);
   const long long rss = child_rss_growth(opt.embcomp_binary, file);
   std::filesystem::remove_all(dir);
-  const size_t predicted = predicted_index_bytes(*built.index);
+  const size_t predicted = own ? own->predicted_bytes() : predicted_index_bytes(*built.index);
 
-  faiss::Index& index = *built.index;
-  const size_t nq = ds.queries.n, k = opt.k;
-  std::vector<float> dist(nq * k);
-  std::vector<faiss::Index::idx_t> ids(nq * k);
+  const size_t nq = ds.queries.n, k = opt.k, n = ds.base.n;
+  const Metric metric = ds.search_metric();
+  // One search of the whole pipeline: k * F first-stage candidates, then re-scoring.
+  auto search = [&](MatrixView<float> q, size_t factor) {
+    const size_t kc = factor ? std::min(n, k * factor) : k;
+    KnnResult r;
+    if (own) {
+      r = own->search(q, kc, /*asymmetric=*/factor > 0);
+    } else {
+      r.nq = q.n;
+      r.k = kc;
+      r.scores.resize(q.n * kc);
+      std::vector<faiss::Index::idx_t> l(q.n * kc);
+      built.index->search(faiss::Index::idx_t(q.n), q.data, faiss::Index::idx_t(kc), r.scores.data(),
+                          l.data());
+      r.ids.assign(l.begin(), l.end());
+    }
+    return factor ? rerank(r, *opt.rerank, q, k, metric) : r;
+  };
+  std::vector<size_t> factors = {0};
+  if (opt.rerank) factors = opt.rerank_factors;
   const int threads = omp_get_max_threads();
   std::vector<nlohmann::ordered_json> out;
   for (const auto& params : sweep_params(opt.structure)) {
-    set_search_params(index, params);
-    if (opt.verbose) std::cerr << "  " << method << " " << opt.structure << " " << params << "\n";
+   if (own) own->set_params(params); else set_search_params(*built.index, params);
+   for (size_t factor : factors) {
+    if (opt.verbose)
+      std::cerr << "  " << method << " " << opt.structure << " " << params
+                << (factor ? " rerank x" + std::to_string(factor) : "") << "\n";
     // Batch throughput, all threads.
     size_t reps = 0;
+    KnnResult found;
     auto t0 = Clock::now();
     do {
-      index.search(faiss::Index::idx_t(nq), ds.queries.data(), faiss::Index::idx_t(k), dist.data(),
-                   ids.data());
+      found = search(ds.queries.view(), factor);
       ++reps;
     } while (since(t0) < opt.min_batch_s);
     const double qps = double(reps * nq) / since(t0);
-    KnnResult found;
-    found.nq = nq;
-    found.k = k;
-    found.ids.assign(ids.begin(), ids.end());
     const double recall = recall_at_k_tie_aware(found, *ds.gt, k, ds.base.view(), ds.queries.view(),
-                                                ds.search_metric());
+                                                metric);
     // Single-thread per-query latency after a warm-up.
     omp_set_num_threads(1);
-    std::vector<float> d1(k);
-    std::vector<faiss::Index::idx_t> i1(k);
-    for (size_t q = 0; q < std::min(opt.warmup, nq); ++q)
-      index.search(1, ds.queries.row(q), faiss::Index::idx_t(k), d1.data(), i1.data());
+    for (size_t q = 0; q < std::min(opt.warmup, nq); ++q) search({ds.queries.row(q), 1, ds.queries.d}, factor);
     std::vector<double> lat(nq);
     for (size_t q = 0; q < nq; ++q) {
       auto t = Clock::now();
-      index.search(1, ds.queries.row(q), faiss::Index::idx_t(k), d1.data(), i1.data());
+      search({ds.queries.row(q), 1, ds.queries.d}, factor);
       lat[q] = since(t) * 1e3;
     }
     omp_set_num_threads(threads);
@@ -111,7 +135,8 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
     nlohmann::ordered_json r;
     r["method"] = method;
     r["index"] = opt.structure;
-    r["faiss_factory"] = built.meta["faiss_factory"];
+    r["index_kind"] = own ? "embcomp" : "faiss";
+    if (own) r["faiss_factory"] = nullptr; else r["faiss_factory"] = built.meta["faiss_factory"];
     r["params"] = params;
     r["dataset"] = ds.name;
     r["n"] = ds.base.n;
@@ -130,13 +155,18 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
     r["file_bytes"] = file_bytes;
     if (rss >= 0) r["rss_bytes"] = rss; else r["rss_bytes"] = nullptr;
     r["ram_bytes"] = predicted;
-    r["disk_bytes"] = 0;
+    r["disk_bytes"] = factor ? opt.rerank->total_bytes() : 0;
+    if (factor) {
+      r["rerank"] = opt.rerank->spec();
+      r["rerank_factor"] = factor;
+    }
     r["compression_ratio"] = 4.0 * double(ds.base.n) * double(ds.base.d) / double(predicted);
     r["threads"] = threads;
     r["build_type"] = EMBCOMP_BUILD_TYPE;
     r["faiss"] = EMBCOMP_FAISS_FLAVOR;
     r["git_commit"] = EMBCOMP_GIT_COMMIT;
     out.push_back(r);
+   }
   }
   return out;
 }
@@ -144,7 +174,7 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
 std::string format_index_table(const std::vector<nlohmann::ordered_json>& records, size_t k) {
   std::string s;
   char line[320];
-  std::snprintf(line, sizeof(line), "%-16s %-14s %-12s %9s %10s %8s %8s %8s %11s %11s %11s\n",
+  std::snprintf(line, sizeof(line), "%-16s %-14s %-22s %9s %10s %8s %8s %8s %11s %11s %11s\n",
                 "method", "index", "params", ("recall@" + std::to_string(k)).c_str(), "QPS",
                 "p50 ms", "p95 ms", "p99 ms", "predicted B", "file B", "RSS B");
   s += line;
@@ -153,9 +183,12 @@ std::string format_index_table(const std::vector<nlohmann::ordered_json>& record
       s += r["method"].get<std::string>() + " failed: " + r["error"].get<std::string>() + "\n";
       continue;
     }
-    std::snprintf(line, sizeof(line), "%-16s %-14s %-12s %9.4f %10.0f %8.3f %8.3f %8.3f %11zu %11zu %11s\n",
+    std::string params = r["params"].get<std::string>();
+    if (r.contains("rerank_factor"))
+      params += (params.empty() ? "" : ",") + std::string("rerank=") + std::to_string(r["rerank_factor"].get<size_t>());
+    std::snprintf(line, sizeof(line), "%-16s %-14s %-22s %9.4f %10.0f %8.3f %8.3f %8.3f %11zu %11zu %11s\n",
                   r["method"].get<std::string>().c_str(), r["index"].get<std::string>().c_str(),
-                  r["params"].get<std::string>().c_str(), r["recall_at_k"].get<double>(),
+                  params.c_str(), r["recall_at_k"].get<double>(),
                   r["qps"].get<double>(), r["latency_p50_ms"].get<double>(),
                   r["latency_p95_ms"].get<double>(), r["latency_p99_ms"].get<double>(),
                   r["predicted_bytes"].get<size_t>(), r["file_bytes"].get<size_t>(),

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "index/own_index.h"
 #include "toolkit/error.h"
 
 namespace embcomp {
@@ -96,6 +97,12 @@ size_t resident_bytes() {
 }
 
 size_t rss_growth_loading(const std::string& path) {
+  if (is_own_index_file(path)) {  // embcomp's own format (index/own_index.h)
+    const size_t before = resident_bytes();
+    OwnIndex index = OwnIndex::load(path);
+    const size_t after = resident_bytes();
+    return after > before ? after - before : 0;
+  }
   const size_t before = resident_bytes();
   std::unique_ptr<faiss::Index> index(faiss::read_index(path.c_str()));
   const size_t after = resident_bytes();

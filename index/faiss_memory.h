@@ -19,7 +19,7 @@ size_t predicted_index_bytes(const faiss::Index& index);
 /// Anonymous resident memory of this process in bytes (/proc/self/statm resident - shared).
 size_t resident_bytes();
 
-/// Loads the index file in this process and returns the resident-memory growth (used by
+/// Loads the index file (FAISS's, or embcomp's own format) in this process and returns the resident-memory growth (used by
 /// the hidden `embcomp _index-rss FILE` command, run as a fresh child process).
 size_t rss_growth_loading(const std::string& path);
 

@@ -13,6 +13,7 @@
 #include "test_data.h"
 #include "toolkit/dataset.h"
 #include "toolkit/io.h"
+#include "eval/knn.h"
 #include "toolkit/registry.h"
 
 namespace embcomp {
@@ -248,6 +249,42 @@ TEST(Cli, SameSeedSameRecords) {
     return all;
   };
   EXPECT_EQ(quality(dir + "/a.jsonl"), quality(dir + "/b.jsonl"));
+}
+
+}  // namespace
+}  // namespace embcomp
+
+namespace embcomp {
+namespace {
+
+// Issue 4's bar through build + search: Binary in embcomp's own index with a memory-mapped
+// fp32 rerank store reaches 10-recall@10 >= 0.95 on glove-100-30k; a truncated own index
+// is exit code 2 with no output written.
+TEST(Cli, OwnIndexBinaryWithRerankStoreReachesTheBar) {
+  const std::string dir = testing::temp_dir("cli_own_rerank");
+  const std::string idx = dir + "/bin.idx", out = dir + "/r.ivecs";
+  const std::string q = data_dir() + "/glove-100-30k/query.fvecs";
+  CliRun b = run(dir, "build --data glove-100-30k --method Binary --rerank Flat --quiet --out " + idx);
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto meta = nlohmann::json::parse(slurp(idx + ".json"));
+  EXPECT_EQ(meta["kind"], "embcomp");
+  EXPECT_EQ(meta["disk_bytes"], 30000 * 100 * 4);
+  CliRun s = run(dir, "search --index " + idx + " --queries " + q + " --k 10 --rerank-factor 10 --out " + out);
+  ASSERT_EQ(s.code, 0) << s.err;
+  IdMatrix found = read_ids(out);
+  IdMatrix truth = read_ids(data_dir() + "/glove-100-30k/groundtruth_angular_top100.ivecs");
+  KnnResult r;
+  r.nq = found.n;
+  r.k = found.d;
+  r.ids = found.values;
+  EXPECT_GE(recall_at_k(r, truth, 10), 0.95);
+  // A truncated index: exit 2, one line, and no run written.
+  std::filesystem::resize_file(idx, std::filesystem::file_size(idx) / 2);
+  std::filesystem::remove(out);
+  CliRun t = run(dir, "search --index " + idx + " --queries " + q + " --k 10 --out " + out);
+  EXPECT_EQ(t.code, 2) << t.err;
+  EXPECT_NE(t.err.find("truncated"), std::string::npos) << t.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 }  // namespace

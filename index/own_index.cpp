@@ -1,0 +1,436 @@
+#include "index/own_index.h"
+
+#include <faiss/Clustering.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/impl/FaissException.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "build_info.h"
+#include "compressors/binary.h"
+#include "compressors/int8.h"
+#include "index/faiss_index.h"
+#include "index/scan_kernels.h"
+#include "toolkit/error.h"
+#include "toolkit/io.h"
+#include "toolkit/registry.h"
+#include "toolkit/serialize.h"
+
+namespace embcomp {
+
+namespace {
+
+constexpr char kMagic[8] = {'E', 'M', 'B', 'C', 'I', 'D', 'X', '\0'};
+using Clock = std::chrono::steady_clock;
+
+template <class T>
+size_t vec_bytes(const std::vector<T>& v) {
+  return v.empty() ? 0 : v.size() * sizeof(T) + 16;  // + glibc's malloc header
+}
+
+/// The registry name that tags a method spec: the entry of its last component.
+std::string method_tag(const std::string& method) {
+  const auto comma = method.rfind(',');
+  return find_method(comma == std::string::npos ? method : method.substr(comma + 1)).name;
+}
+
+/// sum_t x[t] * r[t] with eight partial sums, so that the compiler vectorizes it
+/// without -ffast-math; the summation order is fixed, so results are deterministic.
+float dot8(const float* x, const float* r, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    for (size_t u = 0; u < 8; ++u) acc[u] += x[t + u] * r[t + u];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; t < d; ++t) s += x[t] * r[t];
+  return s;
+}
+
+float l2sq8(const float* x, const float* r, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    for (size_t u = 0; u < 8; ++u) acc[u] += (x[t + u] - r[t + u]) * (x[t + u] - r[t + u]);
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; t < d; ++t) s += (x[t] - r[t]) * (x[t] - r[t]);
+  return s;
+}
+
+/// The asymmetric first stage for binary codes: <x, r> with r_j = bit_j ? +1 : -1 (the
+/// rows of BinaryCodec::decode_for_scan), as 2 * sum_{j: bit_j} x_j - sum_j x_j. The
+/// first sum comes from a per-query table, lut[b * 256 + v] = sum of x_j over the set
+/// bits of byte value v at byte b (bit j at byte j / 8, bit j % 8), so a row costs
+/// code_size lookups instead of d multiply-adds.
+struct SignLut {
+  std::vector<float> lut;  ///< code_size * 256
+  float total = 0;         ///< sum_j x_j
+  void build(const float* x, size_t d) {
+    const size_t cs = (d + 7) / 8;
+    lut.assign(cs * 256, 0.0f);
+    total = 0;
+    for (size_t j = 0; j < d; ++j) total += x[j];
+    for (size_t b = 0; b < cs; ++b)
+      for (size_t v = 0; v < 256; ++v) {
+        float s = 0;
+        for (size_t t = 0; t < 8 && b * 8 + t < d; ++t)
+          if (v >> t & 1) s += x[b * 8 + t];
+        lut[b * 256 + v] = s;
+      }
+  }
+  float score(const uint8_t* code, size_t cs) const {
+    float s = 0;
+    for (size_t b = 0; b < cs; ++b) s += lut[b * 256 + code[b]];
+    return 2 * s - total;
+  }
+};
+
+bool own_structure(const std::string& structure) {
+  return structure == "Flat" || std::regex_match(structure, std::regex("IVF[0-9]+"));
+}
+
+}  // namespace
+
+IndexKind choose_index_kind(const std::string& method, const std::string& structure) {
+  check_spec(method);
+  try {
+    faiss_factory_string(method, structure);
+    return IndexKind::kFaiss;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kBadInput) throw;
+    EC_CHECK(own_structure(structure), kBadInput,
+             e.message() << "; embcomp's own index has only the structures Flat and IVF{nlist}");
+    return IndexKind::kOwn;
+  }
+}
+
+bool is_own_index_file(const std::string& path) {
+  std::ifstream is(path, std::ios::binary);
+  char m[8] = {};
+  return is.read(m, 8) && std::memcmp(m, kMagic, 8) == 0;
+}
+
+OwnIndexParams OwnIndexParams::from_structure(const std::string& structure, uint64_t seed) {
+  OwnIndexParams p;
+  p.seed = seed;
+  std::smatch m;
+  if (structure == "Flat") return p;
+  EC_CHECK(std::regex_match(structure, m, std::regex("IVF([0-9]{1,9})")), kBadInput,
+           "index structure '" << structure << "': embcomp's own index is Flat or IVF{nlist}");
+  p.nlist = std::stoul(m[1]);
+  EC_CHECK(p.nlist >= 1, kBadInput, "index structure '" << structure << "': nlist must be >= 1");
+  return p;
+}
+
+OwnIndex OwnIndex::build(MatrixView<float> base, Metric metric, const std::string& method,
+                         const std::string& structure, uint64_t seed, bool verbose) {
+  const OwnIndexParams p = OwnIndexParams::from_structure(structure, seed);
+  EC_CHECK(p.nlist <= base.n, kBadInput,
+           structure << ": nlist=" << p.nlist << " exceeds the " << base.n << " rows");
+  OwnIndex idx;
+  idx.method_ = method;
+  idx.structure_ = structure;
+  idx.metric_ = metric;
+  idx.seed_ = seed;
+  idx.nlist_ = p.nlist;
+  idx.table_ = make_table(method, base.n, base.d, seed);
+  if (verbose) std::cerr << "[build] own index " << structure << " over " << method << ": compressing\n";
+  const auto t0 = Clock::now();
+  idx.table_->compress(base);
+  const auto t1 = Clock::now();
+  double train_q_s = 0;
+  if (p.nlist > 0) {
+    if (verbose) std::cerr << "[build] coarse k-means, nlist=" << p.nlist << "\n";
+    faiss::ClusteringParameters cp;
+    cp.niter = p.kmeans_niter;
+    cp.seed = int(seed & 0x7fffffff);
+    faiss::Clustering clus(int(base.d), int(p.nlist), cp);
+    std::unique_ptr<faiss::IndexFlat> assign;
+    if (idx.search_metric() == Metric::kL2) assign = std::make_unique<faiss::IndexFlatL2>(base.d);
+    else assign = std::make_unique<faiss::IndexFlatIP>(base.d);
+    try {
+      clus.train(faiss::Index::idx_t(base.n), base.data, *assign);
+    } catch (const faiss::FaissException& e) {
+      EC_THROW(kBadInput, structure << ": coarse k-means failed: " << e.msg);
+    }
+    idx.centroids_ = FloatMatrix(p.nlist, base.d);
+    std::copy(clus.centroids.begin(), clus.centroids.end(), idx.centroids_.values.begin());
+    train_q_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    // Each row goes to its best centroid by the search metric; lists ascending by id.
+    KnnResult a = exact_knn(idx.centroids_.view(), base, 1, idx.search_metric());
+    idx.offsets_.assign(p.nlist + 1, 0);
+    for (size_t i = 0; i < base.n; ++i) ++idx.offsets_[size_t(a.ids[i]) + 1];
+    for (size_t l = 0; l < p.nlist; ++l) idx.offsets_[l + 1] += idx.offsets_[l];
+    idx.ids_.assign(base.n, -1);
+    std::vector<uint64_t> fill(idx.offsets_.begin(), idx.offsets_.end() - 1);
+    for (size_t i = 0; i < base.n; ++i) idx.ids_[fill[size_t(a.ids[i])]++] = int64_t(i);
+  }
+  const auto t2 = Clock::now();
+  idx.meta["format"] = "embcomp-index-meta";
+  idx.meta["version"] = 1;
+  idx.meta["kind"] = "embcomp";
+  idx.meta["index_format_version"] = kOwnIndexVersion;
+  idx.meta["method"] = method;
+  idx.meta["structure"] = structure;
+  idx.meta["metric"] = metric_name(metric);
+  idx.meta["n"] = base.n;
+  idx.meta["d"] = base.d;
+  idx.meta["seed"] = seed;
+  idx.meta["train_s"] = std::chrono::duration<double>(t1 - t0).count() + train_q_s;
+  idx.meta["add_s"] = std::chrono::duration<double>(t2 - t1).count() - train_q_s;
+  idx.meta["ram_bytes"] = idx.predicted_bytes();
+  idx.meta["embcomp_version"] = EMBCOMP_VERSION;
+  idx.meta["git_commit"] = EMBCOMP_GIT_COMMIT;
+  return idx;
+}
+
+size_t OwnIndex::predicted_bytes() const {
+  return table_->total_bytes() + vec_bytes(centroids_.values) + vec_bytes(offsets_) +
+         vec_bytes(ids_);
+}
+
+void OwnIndex::save(const std::string& path) const {
+  AtomicFile file(path);
+  {
+    BinaryWriter w(file.tmp_path(), path);
+    w.put_bytes(kMagic, 8);
+    w.put_u32(kOwnIndexVersion);
+    w.begin_section("HEAD");
+    w.put_string(method_tag(method_));
+    w.put_string(method_);
+    w.put_string(structure_);
+    w.put_string(metric_name(metric_));
+    w.put_u64(seed_);
+    w.put_u64(n());
+    w.put_u64(d());
+    w.put_u64(table_->codec() ? table_->codec()->code_size() : 0);
+    w.put_u64(nlist_);
+    w.end_section();
+    w.begin_section("MODL");
+    table_->save(w);
+    w.end_section();
+    w.begin_section("CENT");
+    w.put_vector(centroids_.values);
+    w.end_section();
+    w.begin_section("LIST");
+    w.put_vector(offsets_);
+    w.put_vector(ids_);
+    w.end_section();
+    w.close();
+  }
+  AtomicFile meta_file(path + ".json");
+  {
+    std::ofstream os(meta_file.tmp_path());
+    os << meta.dump(2) << "\n";
+    EC_CHECK(os.good(), kRuntime, path << ".json: write failed");
+  }
+  // The sidecar first: an index file that exists always has its sidecar.
+  meta_file.commit();
+  file.commit();
+}
+
+OwnIndex OwnIndex::load(const std::string& path) {
+  BinaryReader r(path, path);
+  char magic[8] = {};
+  EC_CHECK(r.size() >= 12, kBadInput, path << ": not an embcomp index (only " << r.size() << " bytes)");
+  r.get_bytes(magic, 8);
+  EC_CHECK(std::memcmp(magic, kMagic, 8) == 0, kBadInput,
+           path << ": not an embcomp index (wrong magic bytes)");
+  const uint32_t version = r.get_u32();
+  EC_CHECK(version <= kOwnIndexVersion, kBadInput,
+           path << ": written by a newer embcomp (index format version " << version
+                << "; this build reads up to version " << kOwnIndexVersion << ")");
+  EC_CHECK(version >= 1, kBadInput, path << ": corrupt header (format version 0)");
+  OwnIndex idx;
+  r.begin_section("HEAD");
+  const std::string tag = r.get_string(256);
+  idx.method_ = r.get_string();
+  idx.structure_ = r.get_string(256);
+  idx.metric_ = parse_metric(r.get_string(64));
+  idx.seed_ = r.get_u64();
+  const size_t n = r.get_u64(), d = r.get_u64(), code_size = r.get_u64();
+  idx.nlist_ = r.get_u64();
+  r.end_section();
+  EC_CHECK(n >= 1 && d >= 1 && d <= (size_t{1} << 20) && idx.nlist_ <= n, kBadInput,
+           path << ": corrupt header (n=" << n << ", d=" << d << ", nlist=" << idx.nlist_ << ")");
+  EC_CHECK(method_tag(idx.method_) == tag, kBadInput,
+           path << ": corrupt header: tag '" << tag << "' does not match method " << idx.method_);
+  const OwnIndexParams p = OwnIndexParams::from_structure(idx.structure_, idx.seed_);
+  EC_CHECK(p.nlist == idx.nlist_, kBadInput,
+           path << ": corrupt header: structure " << idx.structure_ << " but nlist=" << idx.nlist_);
+  idx.table_ = make_table(idx.method_, n, d, idx.seed_);
+  EC_CHECK(!idx.table_->codec() || idx.table_->codec()->code_size() == code_size, kBadInput,
+           path << ": corrupt header: code_size " << code_size << " for " << idx.method_);
+  r.begin_section("MODL");
+  idx.table_->load(r);
+  r.end_section();
+  EC_CHECK(idx.table_->n() == n && idx.table_->d() == d, kBadInput,
+           path << ": corrupt model: it holds " << idx.table_->n() << " rows, the header says " << n);
+  r.begin_section("CENT");
+  idx.centroids_.values = r.get_vector<float>(checked_mul(idx.nlist_, d));
+  idx.centroids_.n = idx.nlist_;
+  idx.centroids_.d = d;
+  r.end_section();
+  r.begin_section("LIST");
+  idx.offsets_ = r.get_vector<uint64_t>(idx.nlist_ ? idx.nlist_ + 1 : 0);
+  idx.ids_ = r.get_vector<int64_t>(idx.nlist_ ? n : 0);
+  r.end_section();
+  EC_CHECK(r.position() == r.size(), kBadInput,
+           path << ": " << r.size() - r.position() << " unexpected bytes after the index");
+  if (idx.nlist_ > 0) {
+    EC_CHECK(idx.offsets_.front() == 0 && idx.offsets_.back() == n &&
+                 std::is_sorted(idx.offsets_.begin(), idx.offsets_.end()),
+             kBadInput, path << ": corrupt inverted lists (offsets)");
+    for (int64_t id : idx.ids_)
+      EC_CHECK(id >= 0 && size_t(id) < n, kBadInput,
+               path << ": corrupt inverted lists: row id " << id << " outside [0, " << n << ")");
+  }
+  const std::string meta_path = path + ".json";
+  std::ifstream ms(meta_path);
+  if (ms) {
+    try {
+      idx.meta = nlohmann::ordered_json::parse(ms);
+    } catch (const std::exception& e) {
+      EC_THROW(kBadInput, meta_path << ": not valid JSON: " << e.what());
+    }
+  } else {
+    idx.meta["kind"] = "embcomp";
+    idx.meta["method"] = idx.method_;
+    idx.meta["structure"] = idx.structure_;
+    idx.meta["metric"] = metric_name(idx.metric_);
+    idx.meta["n"] = n;
+    idx.meta["d"] = d;
+  }
+  return idx;
+}
+
+void OwnIndex::set_params(const std::string& params) {
+  if (params.empty()) return;
+  std::stringstream ss(params);
+  std::string kv;
+  while (std::getline(ss, kv, ',')) {
+    const auto eq = kv.find('=');
+    EC_CHECK(eq != std::string::npos, kBadInput, "--params: '" << kv << "' is not name=value");
+    const std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    EC_CHECK(name != "efSearch", kBadInput,
+             "--params: efSearch is an HNSW parameter; this embcomp " << structure_
+                                                                       << " index has only nprobe");
+    EC_CHECK(name == "nprobe", kBadInput,
+             "--params: this embcomp " << structure_ << " index has no parameter '" << name
+                                       << "' (it has " << (nlist_ ? "nprobe" : "none") << ")");
+    EC_CHECK(nlist_ > 0, kBadInput, "--params: nprobe needs an IVF index; this one is Flat");
+    size_t v = 0;
+    try {
+      size_t used = 0;
+      v = std::stoul(value, &used);
+      EC_CHECK(used == value.size(), kBadInput, "--params: '" << kv << "' is not an integer");
+    } catch (const std::logic_error&) {
+      EC_THROW(kBadInput, "--params: '" << kv << "' is not an integer");
+    }
+    EC_CHECK(v >= 1 && v <= nlist_, kBadInput,
+             "--params: nprobe=" << v << " must be in [1, nlist=" << nlist_ << "]");
+    nprobe_ = v;
+  }
+}
+
+KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric) const {
+  EC_CHECK(queries.d == d(), kBadInput,
+           "queries have d=" << queries.d << " but the index has d=" << d());
+  EC_CHECK(k >= 1 && k <= n(), kBadInput, "k=" << k << " must be in [1, n=" << n() << "]");
+  const Metric metric = search_metric();
+  if (nlist_ == 0) return search_table(*table_, queries, k, metric, 65536, asymmetric);
+
+  const Codec* codec = table_->codec();
+  const bool hamming = codec && codec->search_kind() == SearchKind::kHamming;
+  const auto* int8 = dynamic_cast<const Int8Codec*>(codec);
+  const size_t nprobe = std::min(nprobe_, nlist_), dim = d();
+  // Coarse step for all queries at once (BLAS, outside the parallel region below).
+  const KnnResult coarse = exact_knn(centroids_.view(), queries, nprobe, metric);
+  KnnResult out;
+  out.nq = queries.n;
+  out.k = k;
+  out.ids.assign(checked_mul(queries.n, k), -1);
+  out.scores.assign(queries.n * k, 0.0f);
+  const ScanMetric sm = metric == Metric::kL2 ? ScanMetric::kL2 : ScanMetric::kInnerProduct;
+  // Candidates are ranked by key, larger is better: IP, -L2 or -Hamming.
+  // Hamming distance and squared L2 are negated into keys, and back on output; the
+  // asymmetric binary scan is an inner product whatever the metric (as in search_table).
+  const bool negate = (hamming && !asymmetric) || (metric == Metric::kL2 && !(hamming && asymmetric));
+  const bool sign_scan = hamming && asymmetric && dynamic_cast<const BinaryCodec*>(codec);
+  OmpExceptionGuard guard;
+#pragma omp parallel
+  {
+    std::vector<std::pair<float, int64_t>> cand;
+    std::vector<float> rows;
+    std::vector<uint8_t> gathered, qcode(codec ? codec->code_size() : 0);
+    std::vector<int64_t> top_ids(k);
+    std::vector<float> top_scores(k);
+    std::vector<int32_t> top_dist(k);
+    SignLut sign_lut;
+#pragma omp for schedule(dynamic, 4)
+    for (size_t q = 0; q < queries.n; ++q) {
+      guard.run([&] {
+        const float* x = queries.row(q);
+        cand.clear();
+        if (hamming && !asymmetric) codec->encode({x, 1, dim}, qcode.data());
+        if (sign_scan) sign_lut.build(x, dim);
+        for (size_t p = 0; p < nprobe; ++p) {
+          const int64_t l = coarse.ids[q * nprobe + p];
+          if (l < 0) continue;
+          const size_t begin = offsets_[size_t(l)], cnt = offsets_[size_t(l) + 1] - begin;
+          if (cnt == 0) continue;
+          const int64_t* lid = ids_.data() + begin;
+          if (codec && (hamming || int8)) {  // gather the list's codes for the kernels
+            const size_t cs = codec->code_size();
+            gathered.resize(cnt * cs);
+            for (size_t i = 0; i < cnt; ++i)
+              std::memcpy(&gathered[i * cs], table_->codes() + size_t(lid[i]) * cs, cs);
+            const size_t kk = std::min(k, cnt);
+            if (hamming && !asymmetric) {
+              scan_binary_topk(qcode.data(), 1, gathered.data(), cnt, cs, kk, top_ids.data(),
+                               top_dist.data());
+              for (size_t j = 0; j < kk; ++j) cand.emplace_back(-float(top_dist[j]), lid[top_ids[j]]);
+            } else if (int8) {
+              scan_int8_topk(x, 1, reinterpret_cast<const int8_t*>(gathered.data()), cnt, dim,
+                             int8->scales().data(), sm, kk, top_ids.data(), top_scores.data());
+              for (size_t j = 0; j < kk; ++j)
+                cand.emplace_back(negate ? -top_scores[j] : top_scores[j], lid[top_ids[j]]);
+            } else if (sign_scan) {  // asymmetric binary: +-1 rows, by table
+              for (size_t i = 0; i < cnt; ++i)
+                cand.emplace_back(sign_lut.score(&gathered[i * cs], cs), lid[i]);
+            } else {  // asymmetric, binary codes behind transforms: decoded rows, IP
+              rows.resize(cnt * dim);
+              codec->decode_for_scan(gathered.data(), cnt, rows.data());
+              for (size_t i = 0; i < cnt; ++i) cand.emplace_back(dot8(x, &rows[i * dim], dim), lid[i]);
+            }
+            continue;
+          }
+          rows.resize(cnt * dim);
+          table_->decode_rows(lid, cnt, rows.data());
+          for (size_t i = 0; i < cnt; ++i) {
+            const float* r = rows.data() + i * dim;
+            cand.emplace_back(metric == Metric::kL2 ? -l2sq8(x, r, dim) : dot8(x, r, dim), lid[i]);
+          }
+        }
+        const size_t keep = std::min(k, cand.size());
+        std::partial_sort(cand.begin(), cand.begin() + keep, cand.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        for (size_t j = 0; j < keep; ++j) {
+          out.ids[q * k + j] = cand[j].second;
+          out.scores[q * k + j] = negate ? -cand[j].first : cand[j].first;
+        }
+      });
+    }
+  }
+  guard.rethrow();
+  return out;
+}
+
+}  // namespace embcomp
