@@ -13,4 +13,11 @@ int cmd_embed_text(int argc, char** argv);
 /// relevance judgments (eval/metrics.h).
 int cmd_eval(int argc, char** argv);
 
+/// `embcomp ctr-gen`: synthetic Criteo-like CTR data with a planted model
+/// (eval/ctr_synthetic.h), read back as "synthetic:PATH".
+int cmd_ctr_gen(int argc, char** argv);
+
+/// `embcomp ctr-data`: loads and caches a CTR source (eval/ctr_data.h) and prints its splits.
+int cmd_ctr_data(int argc, char** argv);
+
 }  // namespace embcomp
