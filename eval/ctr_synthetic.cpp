@@ -210,14 +210,21 @@ void PlantedModel::calibrate() {
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return z[a] < z[b]; });
   auto bias_for = [&](double s) {
-    double lo = -30, hi = 30;
-    for (int it = 0; it < 50; ++it) {
-      const double b = 0.5 * (lo + hi);
-      double mean = 0;
-      for (int64_t i = 0; i < m; ++i) mean += sigmoid(b + s * z[i]);
-      (mean / double(m) < p.target_ctr ? lo : hi) = b;
+    // Newton on mean(sigmoid(b + s z)) = target (increasing and smooth in b), steps clipped.
+    double b = std::log(p.target_ctr / (1 - p.target_ctr));
+    for (int it = 0; it < 100; ++it) {
+      double mean = 0, slope = 0;
+      for (int64_t i = 0; i < m; ++i) {
+        const double q = sigmoid(b + s * z[i]);
+        mean += q;
+        slope += q * (1 - q);
+      }
+      mean /= double(m);
+      slope /= double(m);
+      if (std::abs(mean - p.target_ctr) < 1e-9) break;
+      b -= std::clamp((mean - p.target_ctr) / std::max(slope, 1e-12), -2.0, 2.0);
     }
-    return 0.5 * (lo + hi);
+    return b;
   };
   auto expected_auc_for = [&](double s, double b) {
     double neg_below = 0, num = 0, pos = 0, neg = 0;
