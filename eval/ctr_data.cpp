@@ -60,8 +60,8 @@ Source parse_source(const std::string& s) {
   } else if (prefix == "synthetic") {
     kind = Kind::kSynthetic;
   } else {
-    EC_THROW(kBadInput, "unknown CTR data source '" << s
-                                                    << "' (use criteo:PATH, avazu:PATH or synthetic:PATH)");
+    EC_THROW(kBadInput, "unknown CTR data source '"
+                            << s << "' (use criteo:PATH, avazu:PATH or synthetic:PATH)");
   }
   EC_CHECK(!path.empty(), kBadInput, "CTR data source '" << s << "' names no file");
   struct stat st;
@@ -257,10 +257,10 @@ constexpr int kMaxFields = 256;
 struct Raw {
   int nd = 0, nf = 0;
   std::vector<std::string> names;
-  std::vector<float> dense;    ///< n x nd, log(1+x) already
-  std::vector<int32_t> cat;    ///< n x nf provisional ids (0 = missing)
-  std::vector<float> label;    ///< n
-  std::vector<uint32_t> day;   ///< n YYMMDD (Avazu only)
+  std::vector<float> dense;   ///< n x nd, log(1+x) already
+  std::vector<int32_t> cat;   ///< n x nf provisional ids (0 = missing)
+  std::vector<float> label;   ///< n
+  std::vector<uint32_t> day;  ///< n YYMMDD (Avazu only)
   std::vector<ValueDict> dicts;
   int64_t n = 0;
   int64_t skipped = 0;
@@ -315,7 +315,8 @@ class BadRows {
 /// doubling ladder, which would briefly need twice the memory of the largest array).
 void reserve_rows(Raw& raw, uint64_t file_size, uint64_t bytes_so_far, int64_t rows_so_far,
                   int64_t max_rows) {
-  int64_t est = int64_t(double(file_size) / (double(bytes_so_far) / double(rows_so_far)) * 1.02) + 16;
+  int64_t est =
+      int64_t(double(file_size) / (double(bytes_so_far) / double(rows_so_far)) * 1.02) + 16;
   if (max_rows > 0) est = std::min(est, max_rows);
   raw.dense.reserve(size_t(est) * size_t(raw.nd));
   raw.cat.reserve(size_t(est) * size_t(raw.nf));
@@ -353,8 +354,9 @@ Raw parse_criteo(const std::string& path, const CtrLoadOptions& opt) {
              path << ": line 1: a Criteo CSV header must be exactly " << header);
   } else {
     const std::string ext = std::filesystem::path(path).extension().string();
-    EC_CHECK(ext != ".csv", kBadInput,
-             path << ": line 1: a Criteo .csv file must start with the header Id,Label,I1..I13,C1..C26");
+    EC_CHECK(
+        ext != ".csv", kBadInput,
+        path << ": line 1: a Criteo .csv file must start with the header Id,Label,I1..I13,C1..C26");
   }
   const char sep = csv ? ',' : '\t';
   const int first = csv ? 1 : 0;  // column of the label
@@ -393,8 +395,8 @@ Raw parse_criteo(const std::string& path, const CtrLoadOptions& opt) {
       const std::string_view s = col[first + 1 + kCriteoDense + f];
       missing[f] = s.empty();
       if (!missing[f] && !parse_hex8(s, &key[f])) {
-        bad.report(ln, "C" + std::to_string(f + 1) + " '" + shown(s) +
-                           "' is not an 8-digit hex value");
+        bad.report(ln,
+                   "C" + std::to_string(f + 1) + " '" + shown(s) + "' is not an 8-digit hex value");
         ok = false;
       }
     }
@@ -422,11 +424,11 @@ Raw parse_avazu(const std::string& path, const CtrLoadOptions& opt) {
   if (!in.next(line)) EC_THROW(kBadInput, path << ": empty file");
   std::string_view col[kMaxFields];
   const int ncol = split_columns(line, ',', col, kMaxFields);
-  EC_CHECK(ncol >= 4 && ncol <= kMaxFields && col[0] == "id" && col[1] == "click" &&
-               col[2] == "hour",
-           kBadInput,
-           path << ": line 1: an Avazu file must start with the header id,click,hour,... (found '"
-                << shown(line) << "')");
+  EC_CHECK(
+      ncol >= 4 && ncol <= kMaxFields && col[0] == "id" && col[1] == "click" && col[2] == "hour",
+      kBadInput,
+      path << ": line 1: an Avazu file must start with the header id,click,hour,... (found '"
+           << shown(line) << "')");
   raw.nd = 0;
   raw.nf = ncol - 2;
   for (int c = 2; c < ncol; ++c) raw.names.emplace_back(col[c]);
@@ -437,8 +439,8 @@ Raw parse_avazu(const std::string& path, const CtrLoadOptions& opt) {
     const int64_t ln = in.line_no();
     const int nc = split_columns(line, ',', col, kMaxFields);
     if (nc != ncol) {
-      bad.report(ln, "expected " + std::to_string(ncol) + " comma-separated columns (as the header), found " +
-                         std::to_string(nc));
+      bad.report(ln, "expected " + std::to_string(ncol) +
+                         " comma-separated columns (as the header), found " + std::to_string(nc));
       continue;
     }
     if (col[1] != "0" && col[1] != "1") {
@@ -461,8 +463,7 @@ Raw parse_avazu(const std::string& path, const CtrLoadOptions& opt) {
     }
     raw.label.push_back(col[1] == "1" ? 1.0f : 0.0f);
     raw.day.push_back(uint32_t(yymmddhh / 100));
-    for (int f = 0; f < raw.nf; ++f)
-      raw.cat.push_back(missing[f] ? 0 : raw.dicts[f].id(key[f]));
+    for (int f = 0; f < raw.nf; ++f) raw.cat.push_back(missing[f] ? 0 : raw.dicts[f].id(key[f]));
     ++raw.n;
     if (raw.n == 10000) reserve_rows(raw, size, in.bytes_read(), raw.n, opt.max_rows);
     progress.update(raw.n, in.bytes_read());
@@ -486,8 +487,10 @@ std::vector<uint8_t> assign_splits(const Raw& raw, Kind kind, std::string* note)
   if (kind == Kind::kCriteo) {
     const int64_t a = 6 * n / 7, b = a + (n - a) / 2;
     consecutive(a, b);
-    *note = "criteo: 7 equal consecutive parts, the first 6 train, the 7th halved into validation "
-            "and test" + counts(a, b - a, n - b);
+    *note =
+        "criteo: 7 equal consecutive parts, the first 6 train, the 7th halved into validation "
+        "and test" +
+        counts(a, b - a, n - b);
     return which;
   }
   // Avazu: the last day is validation + test, halved in file order.
@@ -597,8 +600,8 @@ CtrDataset finish(Raw raw, Kind kind, const std::string& path, const CtrLoadOpti
   ds.train.cat = std::move(raw.cat);
   ds.train.label = std::move(raw.label);
   if (raw.skipped > 0)
-    warn(path + ": skipped " + std::to_string(raw.skipped) + " malformed rows (first: " +
-         raw.first_skip + ")");
+    warn(path + ": skipped " + std::to_string(raw.skipped) +
+         " malformed rows (first: " + raw.first_skip + ")");
   return ds;
 }
 
@@ -617,7 +620,8 @@ CtrDataset load_synthetic(const std::string& path, const CtrLoadOptions& opt) {
            path << ": " << ds.rows() << " ids in all do not fit int32");
   const int64_t n = opt.max_rows > 0 ? std::min(opt.max_rows, h.params.rows) : h.params.rows;
   const int64_t a = 8 * n / 10, b = 9 * n / 10;
-  EC_CHECK(a > 0 && b > a && n > b, kBadInput, path << ": " << n << " rows are too few to split 8:1:1");
+  EC_CHECK(a > 0 && b > a && n > b, kBadInput,
+           path << ": " << n << " rows are too few to split 8:1:1");
   ds.split_note = "synthetic: consecutive 8:1:1 parts (" + std::to_string(a) + " / " +
                   std::to_string(b - a) + " / " + std::to_string(n - b) + " rows)";
   ds.counts.assign(size_t(ds.rows()), 0);
@@ -647,6 +651,7 @@ CtrDataset load_synthetic(const std::string& path, const CtrLoadOptions& opt) {
 // ---- binary cache -------------------------------------------------------------------------------
 
 constexpr char kCacheMagic[8] = {'E', 'C', 'C', 'T', 'R', 'C', 'A', 'C'};
+/// Bump whenever the preprocessing or the layout changes: old caches are then rebuilt.
 constexpr uint32_t kCacheVersion = 1;
 
 /// What a cache must match: the input file and every option that changes the result.
@@ -814,7 +819,8 @@ bool consistent(const CtrDataset& ds) {
   if (ds.counts.size() != size_t(ds.rows()) || ds.skipped_rows < 0) return false;
   for (const CtrSplit* s : {&ds.train, &ds.val, &ds.test}) {
     if (s->n < 0 || s->dense.size() != size_t(s->n) * nd || s->cat.size() != size_t(s->n) * nf ||
-        s->label.size() != size_t(s->n) || (!s->oracle_p.empty() && s->oracle_p.size() != size_t(s->n)))
+        s->label.size() != size_t(s->n) ||
+        (!s->oracle_p.empty() && s->oracle_p.size() != size_t(s->n)))
       return false;
     for (int64_t i = 0; i < s->n; ++i) {
       if (s->label[i] != 0.0f && s->label[i] != 1.0f) return false;
@@ -883,7 +889,8 @@ std::string ctr_cache_path(const std::string& source, const CtrLoadOptions& opt)
   if (src.kind == Kind::kSynthetic || !opt.use_cache) return "";
   namespace fs = std::filesystem;
   const fs::path in(src.path);
-  std::string name = in.filename().string() + "." + src.prefix + "-m" + std::to_string(opt.min_count);
+  std::string name =
+      in.filename().string() + "." + src.prefix + "-m" + std::to_string(opt.min_count);
   if (opt.max_rows > 0) name += "-r" + std::to_string(opt.max_rows);
   if (opt.skip_bad_rows) name += "-skip";
   name += ".ctrcache";

@@ -31,8 +31,8 @@ constexpr int64_t kBlockRows = 65536;
 constexpr double kShareL = 0.35, kShareI = 0.45, kShareD = 0.20;
 
 const std::array<int64_t, 26> kCriteoCardinality = {
-    1460, 583,   10131227, 2202608, 305,     24, 12517, 633, 3,       93145, 5683, 8351593, 3194,
-    27,   14992, 5461306,  10,      5652,    2173, 4,   7046547, 18,  15,    286181, 105, 142572};
+    1460, 583,   10131227, 2202608, 305,  24,   12517, 633,     3,  93145, 5683,   8351593, 3194,
+    27,   14992, 5461306,  10,      5652, 2173, 4,     7046547, 18, 15,    286181, 105,     142572};
 
 /// splitmix64's finalizer: a bijective 64-bit mix.
 inline uint64_t mix(uint64_t z) {
@@ -324,7 +324,8 @@ std::vector<int64_t> synthetic_cardinalities(const std::string& like, double sca
   EC_CHECK(like == "criteo", kUsage, "--like '" << like << "' is not supported (only criteo)");
   EC_CHECK(std::isfinite(scale) && scale >= 1, kUsage, "--scale " << scale << " must be >= 1");
   std::vector<int64_t> c;
-  for (int64_t k : kCriteoCardinality) c.push_back(std::max<int64_t>(2, int64_t(double(k) / scale)));
+  for (int64_t k : kCriteoCardinality)
+    c.push_back(std::max<int64_t>(2, int64_t(double(k) / scale)));
   return c;
 }
 

@@ -21,6 +21,8 @@ int cmd_ctr_data(int argc, char** argv) {
   std::string data;
   ctr::CtrLoadOptions opt;
   po::options_description desc("ctr-data options");
+  // One option per line reads better than the formatter's call chain.
+  // clang-format off
   desc.add_options()("help,h", "show this help")
       ("data", po::value(&data)->required(), "criteo:PATH | avazu:PATH | synthetic:PATH")
       ("min-count", po::value(&opt.min_count)->default_value(opt.min_count),
@@ -30,8 +32,10 @@ int cmd_ctr_data(int argc, char** argv) {
       ("max-rows", po::value(&opt.max_rows)->default_value(0), "read at most this many rows (0 = all)")
       ("cache-dir", po::value(&opt.cache_dir), "where the binary cache goes [default: next to the input]")
       ("no-cache", "neither read nor write the binary cache");
+  // clang-format on
   po::variables_map vm;
-  if (!parse_command_line("ctr-data", desc, argc, argv, vm, "--data criteo:PATH|avazu:PATH|synthetic:PATH [options]"))
+  if (!parse_command_line("ctr-data", desc, argc, argv, vm,
+                          "--data criteo:PATH|avazu:PATH|synthetic:PATH [options]"))
     return 0;
   opt.skip_bad_rows = vm.count("skip-bad-rows") > 0;
   opt.use_cache = vm.count("no-cache") == 0;
@@ -42,8 +46,8 @@ int cmd_ctr_data(int argc, char** argv) {
   auto ctr = [](const ctr::CtrSplit& s) {
     return s.n ? std::accumulate(s.label.begin(), s.label.end(), 0.0) / double(s.n) : 0.0;
   };
-  std::cout << ds.source << ": " << n << " rows loaded in " << sec << " s ("
-            << double(n) / sec << " rows/s), " << ds.skipped_rows << " malformed rows skipped\n"
+  std::cout << ds.source << ": " << n << " rows loaded in " << sec << " s (" << double(n) / sec
+            << " rows/s), " << ds.skipped_rows << " malformed rows skipped\n"
             << "  split: " << ds.split_note << "\n"
             << "  CTR: train " << ctr(ds.train) << ", validation " << ctr(ds.val) << ", test "
             << ctr(ds.test) << "\n"

@@ -1,6 +1,8 @@
 // CTR data (eval/ctr_data.h, eval/ctr_synthetic.h): the real Criteo rows, vocabularies,
 // missing values, dense transform, Avazu, splits, malformed rows, the binary cache and the
 // synthetic generator.
+#include "eval/ctr_data.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -14,7 +16,6 @@
 #include <numeric>
 #include <sstream>
 
-#include "eval/ctr_data.h"
 #include "eval/ctr_synthetic.h"
 #include "test_data.h"
 #include "toolkit/dataset.h"
@@ -51,7 +52,8 @@ std::string criteo_row(const std::string& label, const std::vector<std::string>&
                        const std::vector<std::string>& cats) {
   std::string r = label;
   for (int j = 0; j < 13; ++j) r += "\t" + (j < int(ints.size()) ? ints[j] : std::string("1"));
-  for (int f = 0; f < 26; ++f) r += "\t" + (f < int(cats.size()) ? cats[f] : std::string("0000abcd"));
+  for (int f = 0; f < 26; ++f)
+    r += "\t" + (f < int(cats.size()) ? cats[f] : std::string("0000abcd"));
   return r + "\n";
 }
 
@@ -122,9 +124,9 @@ TEST(CtrData, RealCriteoCsvParses) {
   // First row (Id 10000000): 0,1,1,5,0,1382,4,15,2,181,1,2,,2,68fd1e64,80e26c9b,...
   EXPECT_EQ(ds.train.label[0], 0.0f);
   EXPECT_FLOAT_EQ(ds.train.dense[0], std::log(2.0f));     // I1 = 1
-  EXPECT_FLOAT_EQ(ds.train.dense[3], 0.0f);                // I4 = 0
+  EXPECT_FLOAT_EQ(ds.train.dense[3], 0.0f);               // I4 = 0
   EXPECT_FLOAT_EQ(ds.train.dense[4], std::log(1383.0f));  // I5 = 1382
-  EXPECT_FLOAT_EQ(ds.train.dense[11], 0.0f);               // I12 missing
+  EXPECT_FLOAT_EQ(ds.train.dense[11], 0.0f);              // I12 missing
   EXPECT_FLOAT_EQ(ds.train.dense[12], std::log(3.0f));    // I13 = 2
   // C1 = 68fd1e64 on rows 1 and 2: the same id, a kept value (>= 2).
   EXPECT_EQ(ds.train.cat[0], ds.train.cat[26]);
@@ -180,9 +182,9 @@ TEST(CtrData, VocabularyThresholdOovAndMissing) {
   // cccccccc x1, missing x2; the test row has dddddddd, never seen in train.
   const std::string dir = test_dir();
   std::ofstream f(dir + "/v.tsv");
-  const char* c1[14] = {"aaaaaaaa", "bbbbbbbb", "aaaaaaaa", "", "bbbbbbbb", "aaaaaaaa", "cccccccc",
-                        "bbbbbbbb", "aaaaaaaa", "",         "bbbbbbbb", "aaaaaaaa", "cccccccc",
-                        "dddddddd"};
+  const char* c1[14] = {"aaaaaaaa", "bbbbbbbb", "aaaaaaaa", "",         "bbbbbbbb",
+                        "aaaaaaaa", "cccccccc", "bbbbbbbb", "aaaaaaaa", "",
+                        "bbbbbbbb", "aaaaaaaa", "cccccccc", "dddddddd"};
   for (int i = 0; i < 14; ++i) f << criteo_row(i % 3 ? "0" : "1", {}, {c1[i]});
   f.close();
   const CtrDataset ds = load_ctr_dataset("criteo:" + dir + "/v.tsv", no_cache(4));
@@ -224,7 +226,8 @@ TEST(CtrData, DenseIsLogOnePlusXNegativeAndMissingAreZero) {
   EXPECT_FLOAT_EQ(d[5], float(std::log1p(2147483648000.0)));
 }
 
-// ---- Avazu ----------------------------------------------------------------------------------------
+// ---- Avazu
+// ----------------------------------------------------------------------------------------
 
 const char* kAvazuHeader =
     "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
@@ -274,7 +277,9 @@ TEST(CtrData, AvazuSingleDayFallsBackTo811AndSaysSo) {
   const std::string dir = test_dir();
   std::ofstream f(dir + "/one.csv");
   f << kAvazuHeader;
-  for (int i = 0; i < 20; ++i) f << avazu_row(i, i % 4 == 0, "141021" + std::string(i < 10 ? "0" : "1") + std::to_string(i % 10), "1fbe01fe");
+  for (int i = 0; i < 20; ++i)
+    f << avazu_row(i, i % 4 == 0,
+                   "141021" + std::string(i < 10 ? "0" : "1") + std::to_string(i % 10), "1fbe01fe");
   f.close();
   const CtrDataset ds = load_ctr_dataset("avazu:" + dir + "/one.csv", no_cache(1));
   EXPECT_EQ(ds.train.n, 16);
@@ -297,7 +302,8 @@ TEST(CtrData, MalformedRowsNameTheLineOrAreSkippedAndCounted) {
   too_few = too_few.substr(0, too_few.rfind('\t')) + "\n";
   const std::vector<Malformed> cases = {
       {"columns", too_few, "expected 40 tab-separated columns (label, I1..I13, C1..C26), found 39"},
-      {"hex", criteo_row("0", {}, {"0000abcd", "zz00abcd"}), "C2 'zz00abcd' is not an 8-digit hex value"},
+      {"hex", criteo_row("0", {}, {"0000abcd", "zz00abcd"}),
+       "C2 'zz00abcd' is not an 8-digit hex value"},
       {"short_hex", criteo_row("0", {}, {"abc"}), "C1 'abc' is not an 8-digit hex value"},
       {"integer", criteo_row("0", {"1", "2", "x7"}, {}), "I3 'x7' is not an integer"},
       {"float", criteo_row("0", {"1.5"}, {}), "I1 '1.5' is not an integer"},
@@ -340,20 +346,24 @@ TEST(CtrData, MalformedRowsNameTheLineOrAreSkippedAndCounted) {
 }
 
 TEST(CtrData, BadSourcesAreBadInput) {
-  EXPECT_NE(testing::bad_input_message([] { load_ctr_dataset("kaggle:x.tsv"); })
-                .find("unknown CTR data source 'kaggle:x.tsv'"),
+  EXPECT_NE(testing::bad_input_message([] {
+              load_ctr_dataset("kaggle:x.tsv");
+            }).find("unknown CTR data source 'kaggle:x.tsv'"),
             std::string::npos);
-  EXPECT_NE(testing::bad_input_message([] { load_ctr_dataset("criteo:/nonexistent/x.tsv"); })
-                .find("/nonexistent/x.tsv: no such file"),
+  EXPECT_NE(testing::bad_input_message([] {
+              load_ctr_dataset("criteo:/nonexistent/x.tsv");
+            }).find("/nonexistent/x.tsv: no such file"),
             std::string::npos);
   const std::string dir = test_dir();
   std::ofstream(dir + "/h.csv") << "id,clack,hour\n";
-  EXPECT_NE(testing::bad_input_message([&] { load_ctr_dataset("avazu:" + dir + "/h.csv", no_cache()); })
-                .find("line 1: an Avazu file must start with the header id,click,hour"),
+  EXPECT_NE(testing::bad_input_message([&] {
+              load_ctr_dataset("avazu:" + dir + "/h.csv", no_cache());
+            }).find("line 1: an Avazu file must start with the header id,click,hour"),
             std::string::npos);
   std::ofstream(dir + "/few.tsv") << criteo_row("0", {}, {}) << criteo_row("1", {}, {});
-  EXPECT_NE(testing::bad_input_message([&] { load_ctr_dataset("criteo:" + dir + "/few.tsv", no_cache()); })
-                .find("2 rows are too few to split"),
+  EXPECT_NE(testing::bad_input_message([&] {
+              load_ctr_dataset("criteo:" + dir + "/few.tsv", no_cache());
+            }).find("2 rows are too few to split"),
             std::string::npos);
 }
 
@@ -426,7 +436,8 @@ TEST(CtrData, CorruptOrForeignCacheIsIgnoredAndRebuilt) {
   corrupt_with(version);  // another format version
 }
 
-// ---- synthetic -----------------------------------------------------------------------------------
+// ---- synthetic
+// -----------------------------------------------------------------------------------
 
 CtrSynthParams small_synth(uint64_t seed, int64_t rows = 3000) {
   CtrSynthParams p;
@@ -523,20 +534,23 @@ TEST(CtrSynthetic, BadParamsAndCorruptFilesAreRejected) {
   const std::string dir = test_dir();
   generate_ctr_synthetic(small_synth(1, 100), dir + "/s.bin");
   fs::resize_file(dir + "/s.bin", fs::file_size(dir + "/s.bin") - 1);
-  EXPECT_NE(testing::bad_input_message([&] { load_ctr_dataset("synthetic:" + dir + "/s.bin"); })
-                .find("does not match its header"),
+  EXPECT_NE(testing::bad_input_message([&] {
+              load_ctr_dataset("synthetic:" + dir + "/s.bin");
+            }).find("does not match its header"),
             std::string::npos);
   std::ofstream(dir + "/t.bin") << "ECCTRSYX and more";
-  EXPECT_NE(testing::bad_input_message([&] { load_ctr_dataset("synthetic:" + dir + "/t.bin"); })
-                .find("no ECCTRSYN magic"),
+  EXPECT_NE(testing::bad_input_message([&] {
+              load_ctr_dataset("synthetic:" + dir + "/t.bin");
+            }).find("no ECCTRSYN magic"),
             std::string::npos);
 }
 
-// ---- command line ---------------------------------------------------------------------------------
+// ---- command line
+// ---------------------------------------------------------------------------------
 
 int run(const std::string& args, const std::string& dir, std::string* err) {
-  const std::string cmd = std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" +
-                          dir + "/stderr";
+  const std::string cmd =
+      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
   const int status = std::system(cmd.c_str());
   *err = slurp(dir + "/stderr");
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -545,13 +559,15 @@ int run(const std::string& args, const std::string& dir, std::string* err) {
 TEST(CtrCli, MalformedFileExitsTwoOrIsSkippedWithACount) {
   const std::string dir = test_dir();
   std::ofstream f(dir + "/bad.tsv");
-  for (int i = 0; i < 30; ++i) f << (i == 16 ? criteo_row("0", {"abc"}, {}) : criteo_row("1", {}, {}));
+  for (int i = 0; i < 30; ++i)
+    f << (i == 16 ? criteo_row("0", {"abc"}, {}) : criteo_row("1", {}, {}));
   f.close();
   std::string err;
   EXPECT_EQ(run("ctr-data --no-cache --data criteo:" + dir + "/bad.tsv", dir, &err), 2);
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_NE(err.find("bad.tsv: line 17: I1 'abc' is not an integer"), std::string::npos) << err;
-  EXPECT_EQ(run("ctr-data --no-cache --skip-bad-rows --data criteo:" + dir + "/bad.tsv", dir, &err), 0);
+  EXPECT_EQ(run("ctr-data --no-cache --skip-bad-rows --data criteo:" + dir + "/bad.tsv", dir, &err),
+            0);
   EXPECT_NE(err.find("skipped 1 malformed rows"), std::string::npos) << err;
   EXPECT_NE(slurp(dir + "/stdout").find("29 rows loaded"), std::string::npos);
 }
