@@ -54,4 +54,9 @@ struct CtrLoadOptions {
 /// what is wrong) unless skip_bad_rows.
 CtrDataset load_ctr_dataset(const std::string& source, const CtrLoadOptions& opt = {});
 
+/// The binary cache file load_ctr_dataset reads and writes for these options:
+/// "<cache_dir or the input's folder>/<input name>.<kind>-m<min_count>[-r<max_rows>][-skip].ctrcache",
+/// or "" when there is none (use_cache false, or synthetic data, which is binary already).
+std::string ctr_cache_path(const std::string& source, const CtrLoadOptions& opt = {});
+
 }  // namespace embcomp::ctr

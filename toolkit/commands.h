@@ -17,4 +17,11 @@ int cmd_eval(int argc, char** argv);
 /// per budget from a validation split, checked once on the test split (eval/sweep.h).
 int cmd_sweep(int argc, char** argv);
 
+/// `embcomp ctr-gen`: synthetic Criteo-like CTR data with a planted model
+/// (eval/ctr_synthetic.h), read back as "synthetic:PATH".
+int cmd_ctr_gen(int argc, char** argv);
+
+/// `embcomp ctr-data`: loads and caches a CTR source (eval/ctr_data.h) and prints its splits.
+int cmd_ctr_data(int argc, char** argv);
+
 }  // namespace embcomp

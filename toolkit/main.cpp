@@ -50,6 +50,8 @@ const char* kUsage =
     "  sweep      every method sized to each memory budget; recommendation per budget, report, plots\n"
     "  eval       retrieval quality against qrels: nDCG, MRR, recall, MAP, P at k (trec_eval definitions)\n"
     "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
+    "  ctr-gen    synthetic Criteo-like CTR data with a planted model (read as synthetic:PATH)\n"
+    "  ctr-data   load a CTR log (criteo:, avazu:, synthetic:), build its cache, print its splits\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -266,6 +268,8 @@ int main(int argc, char** argv) {
     if (cmd == "build") return cmd_build(argc - 1, argv + 1);
     if (cmd == "embed-text") return cmd_embed_text(argc - 1, argv + 1);
     if (cmd == "eval") return cmd_eval(argc - 1, argv + 1);
+    if (cmd == "ctr-gen") return cmd_ctr_gen(argc - 1, argv + 1);
+    if (cmd == "ctr-data") return cmd_ctr_data(argc - 1, argv + 1);
     if (cmd == "_index-rss" && argc == 3) {  // hidden: used by bench --index
       std::cout << rss_growth_loading(argv[2]) << "\n";
       return 0;
