@@ -39,14 +39,15 @@ void SparseRowGrad::clear() {
 }
 
 RowOptimizer::RowOptimizer(int64_t rows, int width, const OptimizerConfig& opt)
-    : opt_(opt), width_(width) {
-  const size_t n = static_cast<size_t>(rows) * width;
-  if (opt.kind != OptimizerConfig::Kind::kSGD)
-    s1_.assign(n, opt.kind == OptimizerConfig::Kind::kAdagrad ? opt.initial_accumulator : 0.0f);
-  if (opt.kind == OptimizerConfig::Kind::kAdam) s2_.assign(n, 0.0f);
-}
+    : opt_(opt), width_(width), rows_(rows) {}
 
 void RowOptimizer::begin_step() {
+  // State is allocated on the first step (as RowParams does): a table used only for
+  // inference never pays for it.
+  const size_t n = static_cast<size_t>(rows_) * width_;
+  if (opt_.kind != OptimizerConfig::Kind::kSGD && s1_.size() != n)
+    s1_.assign(n, opt_.kind == OptimizerConfig::Kind::kAdagrad ? opt_.initial_accumulator : 0.0f);
+  if (opt_.kind == OptimizerConfig::Kind::kAdam && s2_.size() != n) s2_.assign(n, 0.0f);
   ++t_;
   bc1_ = 1.0f - std::pow(opt_.beta1, static_cast<float>(t_));
   bc2_ = 1.0f - std::pow(opt_.beta2, static_cast<float>(t_));

@@ -61,17 +61,18 @@ class RowOptimizer {
  public:
   RowOptimizer() = default;
   RowOptimizer(int64_t rows, int width, const OptimizerConfig& opt);
-  /// Starts a step: counts it and computes Adam's bias corrections.
+  /// Starts a step: allocates the state on the first one, counts the step and computes
+  /// Adam's bias corrections.
   void begin_step();
   /// One update of row r's n = width parameters w (in place) with gradient g.
   void update(int64_t r, float* w, const float* g);
   const OptimizerConfig& config() const { return opt_; }
   int64_t step_count() const { return t_; }
-  int64_t bytes() const { return static_cast<int64_t>((s1_.size() + s2_.size()) * 4); }
 
  private:
   OptimizerConfig opt_;
   int width_ = 0;
+  int64_t rows_ = 0;
   int64_t t_ = 0;
   float bc1_ = 1, bc2_ = 1;
   std::vector<float> s1_, s2_;

@@ -107,7 +107,7 @@ TEST(EmbAlpt, StepSizeGrowsWhenUpdatesLeaveTheRange) {
 }
 
 TEST(EmbAlpt, FixedBudgetAndBytes) {
-  const TableInit init = testing::criteo_like_layout(30, 16, false);
+  const TableInit init = testing::criteo_like_layout(100, 16, false);  // the ratio does not depend on N
   auto t = make_embedding_table("ALPT", init);
   EXPECT_EQ(t->bytes(), init.rows * 16 + 4 * init.rows);
   EXPECT_EQ(testing::buffers_total(*t), t->bytes());
