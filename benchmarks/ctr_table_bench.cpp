@@ -32,10 +32,9 @@ using namespace embcomp::ctr;
 namespace {
 
 constexpr int kScale = 10, kDim = 16, kBatch = 1024, kFields = 26, kBatches = 8;
-constexpr int64_t kCriteo[kFields] = {1460,    583,   10131227, 2202608, 305,     24,   12517,
-                                      633,     3,     93145,    5683,    8351593, 3194, 27,
-                                      14992,   5461306, 10,     5652,    2173,    4,    7046547,
-                                      18,      15,    286181,   105,     142572};
+constexpr int64_t kCriteo[kFields] = {
+    1460, 583,   10131227, 2202608, 305,  24,   12517, 633,     3,  93145, 5683,   8351593, 3194,
+    27,   14992, 5461306,  10,      5652, 2173, 4,     7046547, 18, 15,    286181, 105,     142572};
 
 struct Data {
   TableInit init;
@@ -137,15 +136,14 @@ void BM_Build(benchmark::State& state, std::string spec) {
   state.counters["budget"] = budget;
 }
 
-const char* kBuildSpecs[] = {"Hash@0.5",    "Hash@0.1",     "Hash@0.01",     "QR@0.5",
-                             "QR@0.1",      "QR@0.01",      "QRsum@0.5",     "ROBE@0.5",
-                             "ROBE@0.1",    "ROBE@0.01",    "AdaEmbed@0.5",  "AdaEmbed@0.1",
-                             "AdaEmbed@0.01", "INT8",       "INT8@0.5",      "INT16",
-                             "ALPT"};
+const char* kBuildSpecs[] = {
+    "Hash@0.5",      "Hash@0.1", "Hash@0.01", "QR@0.5",    "QR@0.1",       "QR@0.01",
+    "QRsum@0.5",     "ROBE@0.5", "ROBE@0.1",  "ROBE@0.01", "AdaEmbed@0.5", "AdaEmbed@0.1",
+    "AdaEmbed@0.01", "INT8",     "INT8@0.5",  "INT16",     "ALPT"};
 
-const char* kSpecs[] = {"Full",        "Hash@0.1",  "QR@0.1", "QRsum@0.1", "ROBE@0.1",
+const char* kSpecs[] = {"Full",         "Hash@0.1",  "QR@0.1",  "QRsum@0.1", "ROBE@0.1",
                         "AdaEmbed@0.1", "Hash@0.01", "QR@0.01", "ROBE@0.01", "AdaEmbed@0.01",
-                        "INT8",        "INT16",     "ALPT"};
+                        "INT8",         "INT16",     "ALPT"};
 
 }  // namespace
 

@@ -20,8 +20,7 @@ void AdaEmbedParams::validate(int64_t rows) const {
            "AdaEmbed needs H >= 1 hashed rows for the " << rows - K << " other ids, got H=" << H);
 }
 
-std::vector<uint32_t> hottest_rows(const std::vector<uint32_t>& counts, int64_t rows,
-                                   int64_t K) {
+std::vector<uint32_t> hottest_rows(const std::vector<uint32_t>& counts, int64_t rows, int64_t K) {
   std::vector<uint32_t> ids(static_cast<size_t>(rows));
   std::iota(ids.begin(), ids.end(), 0u);
   if (!counts.empty() && K < rows) {
@@ -35,8 +34,7 @@ std::vector<uint32_t> hottest_rows(const std::vector<uint32_t>& counts, int64_t 
   return ids;
 }
 
-AdaEmbedTable::AdaEmbedTable(const TableInit& init, const AdaEmbedParams& params,
-                             std::string spec)
+AdaEmbedTable::AdaEmbedTable(const TableInit& init, const AdaEmbedParams& params, std::string spec)
     : p_(params), spec_(std::move(spec)), n_(init.rows), opt_(init.optimizer) {
   p_.validate(n_);
   hot_ = hottest_rows(init.counts, n_, p_.K);
@@ -90,8 +88,8 @@ std::unique_ptr<EmbeddingTable> make_adaembed(const std::string& spec, double bu
                           static_cast<int64_t>(std::floor((target - row * p.H - 16) / (row + 4))));
   EC_CHECK(p.H >= 1 && p.K >= 0, kBadInput,
            spec << ": budget of " << static_cast<int64_t>(target)
-                << " bytes cannot hold one hashed row and the hash (" << AdaEmbedTable::bytes_for(0, 1, init.dim)
-                << " bytes)");
+                << " bytes cannot hold one hashed row and the hash ("
+                << AdaEmbedTable::bytes_for(0, 1, init.dim) << " bytes)");
   auto t = std::make_unique<AdaEmbedTable>(init, p, spec);
   t->set_budget_note(
       budget_gap_note(t->bytes() / full, budget, "rows are whole (4 D and 4 D + 4 bytes)"));

@@ -41,8 +41,7 @@ struct AdaEmbedParams {
 
 /// The K hottest rows by counts (ties: smaller id), sorted ascending; the K smallest ids
 /// when counts is empty.
-std::vector<uint32_t> hottest_rows(const std::vector<uint32_t>& counts, int64_t rows,
-                                   int64_t K);
+std::vector<uint32_t> hottest_rows(const std::vector<uint32_t>& counts, int64_t rows, int64_t K);
 
 class AdaEmbedTable final : public EmbeddingTable {
  public:

@@ -28,8 +28,9 @@ double alpt_scale_grad(const float* w, const float* g, int n, float delta, int32
   double s = 0;
   for (int j = 0; j < n; ++j) {
     const float v = w[j] / delta;
-    const float d = v > float(qmax) ? float(qmax) : v < float(-qmax) ? float(-qmax)
-                                                                      : std::nearbyint(v) - v;
+    const float d = v > float(qmax)    ? float(qmax)
+                    : v < float(-qmax) ? float(-qmax)
+                                       : std::nearbyint(v) - v;
     s += double(g[j]) * d;
   }
   return s;

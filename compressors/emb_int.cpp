@@ -188,8 +188,7 @@ std::unique_ptr<EmbeddingTable> make_int(const std::string& spec, double budget,
                 << " of fp32 (" << 8 * sizeof(Code) << "/32 + 1/D); budget " << budget
                 << " cannot be met");
   auto t = std::make_unique<IntTable<Code>>(init, spec);
-  if (budget > 0)
-    t->set_budget_note(budget_gap_note(ratio, budget, "the code width is fixed"));
+  if (budget > 0) t->set_budget_note(budget_gap_note(ratio, budget, "the code width is fixed"));
   return t;
 }
 

@@ -43,7 +43,7 @@ class SparseRowGrad {
   SparseRowGrad(int64_t rows, int width) : width_(width), slot_(rows, -1) {}
   void accumulate(int64_t r, const float* g);
   int64_t touched() const { return static_cast<int64_t>(touched_.size()); }
-  int64_t row(int64_t i) const { return touched_[i]; }  ///< i-th touched row
+  int64_t row(int64_t i) const { return touched_[i]; }                   ///< i-th touched row
   const float* grad(int64_t i) const { return g_.data() + i * width_; }  ///< its gradient
   void clear();
 

@@ -50,9 +50,9 @@ int64_t qr_field_rows(int64_t n, int32_t c) { return c == 0 ? n : (n + c - 1) / 
 
 void QrParams::validate(const std::vector<int64_t>& field_offsets) const {
   const size_t fields = field_offsets.size() - 1;
-  EC_CHECK(c.size() == fields, kBadInput,
-           "QR needs one collision factor per field: " << c.size() << " for " << fields
-                                                       << " fields");
+  EC_CHECK(
+      c.size() == fields, kBadInput,
+      "QR needs one collision factor per field: " << c.size() << " for " << fields << " fields");
   for (size_t f = 0; f < fields; ++f) {
     const int64_t n = field_offsets[f + 1] - field_offsets[f];
     EC_CHECK(c[f] == 0 || (c[f] >= 2 && c[f] < n), kBadInput,
@@ -180,8 +180,8 @@ std::string QrTable::knob() const {
 }
 
 std::pair<int64_t, int64_t> QrTable::locate(int64_t id) const {
-  const size_t f = static_cast<size_t>(
-      std::upper_bound(offsets_.begin() + 1, offsets_.end(), id) - (offsets_.begin() + 1));
+  const size_t f = static_cast<size_t>(std::upper_bound(offsets_.begin() + 1, offsets_.end(), id) -
+                                       (offsets_.begin() + 1));
   const int64_t v = id - offsets_[f];
   const int64_t c = p_.c[f];
   if (c == 0) return {q_start_[f] + v, -1};
@@ -270,9 +270,9 @@ std::unique_ptr<EmbeddingTable> make_qr(const std::string& spec, double budget,
   p.seed = init.seed;
   p.c = solve_qr_collisions(spec, init.field_offsets, max_rows);
   auto t = std::make_unique<QrTable>(init, std::move(p), spec);
-  t->set_budget_note(budget_gap_note(
-      t->bytes() / full, budget,
-      "collision factors are integers per field and small fields stay full"));
+  t->set_budget_note(
+      budget_gap_note(t->bytes() / full, budget,
+                      "collision factors are integers per field and small fields stay full"));
   return t;
 }
 
@@ -283,12 +283,11 @@ TableRegistrar reg_mult{
      [](const std::string& spec, double budget, const TableInit& init) {
        return make_qr(spec, budget, init, false);
      }}};
-TableRegistrar reg_sum{
-    {"QRsum", "QRsum@B",
-     "quotient-remainder compositional embedding combined by sum, Q[v/c]+R[v%c]",
-     [](const std::string& spec, double budget, const TableInit& init) {
-       return make_qr(spec, budget, init, true);
-     }}};
+TableRegistrar reg_sum{{"QRsum", "QRsum@B",
+                        "quotient-remainder compositional embedding combined by sum, Q[v/c]+R[v%c]",
+                        [](const std::string& spec, double budget, const TableInit& init) {
+                          return make_qr(spec, budget, init, true);
+                        }}};
 
 }  // namespace
 }  // namespace embcomp::ctr

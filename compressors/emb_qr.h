@@ -84,9 +84,9 @@ class QrTable final : public EmbeddingTable {
   std::string spec_, note_;
   int64_t n_;
   int d_;
-  std::vector<int64_t> offsets_;   // field layout (F + 1), the model's input structure
-  std::vector<int64_t> q_start_;   // first row of field f in q_ (F)
-  std::vector<int64_t> r_start_;   // first row of field f in r_ (F)
+  std::vector<int64_t> offsets_;  // field layout (F + 1), the model's input structure
+  std::vector<int64_t> q_start_;  // first row of field f in q_ (F)
+  std::vector<int64_t> r_start_;  // first row of field f in r_ (F)
   RowParams q_, r_;
   OptimizerConfig opt_;
 };

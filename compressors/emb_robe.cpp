@@ -12,8 +12,8 @@ namespace embcomp::ctr {
 void RobeParams::validate(int dim) const {
   EC_CHECK(Z >= 1 && Z <= std::min(32, dim), kBadInput,
            "ROBE block size Z=" << Z << " must be in [1, min(32, D=" << dim << ")]");
-  EC_CHECK(M >= Z, kBadInput, "ROBE needs a shared array of at least Z=" << Z
-                                                                         << " floats, got M=" << M);
+  EC_CHECK(M >= Z, kBadInput,
+           "ROBE needs a shared array of at least Z=" << Z << " floats, got M=" << M);
 }
 
 RobeTable::RobeTable(const TableInit& init, RobeParams params, std::string spec)
@@ -74,9 +74,8 @@ void RobeTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
 }
 
 std::vector<std::pair<void*, size_t>> RobeTable::buffers() {
-  return {{a_.data(), static_cast<size_t>(a_.bytes())},
-          {&loc_, sizeof(loc_)},
-          {&sign_, sizeof(sign_)}};
+  return {
+      {a_.data(), static_cast<size_t>(a_.bytes())}, {&loc_, sizeof(loc_)}, {&sign_, sizeof(sign_)}};
 }
 
 namespace {

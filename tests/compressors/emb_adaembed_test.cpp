@@ -118,9 +118,9 @@ TEST(EmbAdaEmbed, ErrorPaths) {
   auto t = make_embedding_table("AdaEmbed@0.5", init);
   std::vector<float> out(4);
   const int64_t bad = 100;
-  EXPECT_NE(embcomp::testing::bad_input_message([&] { t->lookup(&bad, 1, out.data()); })
-                .find("100"),
-            std::string::npos);
+  EXPECT_NE(
+      embcomp::testing::bad_input_message([&] { t->lookup(&bad, 1, out.data()); }).find("100"),
+      std::string::npos);
   EXPECT_THROW(t->backward(&bad, 1, out.data()), Error);
   const std::string msg = embcomp::testing::bad_input_message(
       [&] { make_embedding_table("AdaEmbed@0.01", init); });  // 16 bytes

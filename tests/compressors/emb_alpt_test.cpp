@@ -107,15 +107,17 @@ TEST(EmbAlpt, StepSizeGrowsWhenUpdatesLeaveTheRange) {
 }
 
 TEST(EmbAlpt, FixedBudgetAndBytes) {
-  const TableInit init = testing::criteo_like_layout(100, 16, false);  // the ratio does not depend on N
+  const TableInit init =
+      testing::criteo_like_layout(100, 16, false);  // the ratio does not depend on N
   auto t = make_embedding_table("ALPT", init);
   EXPECT_EQ(t->bytes(), init.rows * 16 + 4 * init.rows);
   EXPECT_EQ(testing::buffers_total(*t), t->bytes());
   EXPECT_TRUE(make_embedding_table("ALPT@0.32", init)->budget_note().size() > 0);
   EXPECT_TRUE(make_embedding_table("ALPT@0.315", init)->budget_note().empty());
   for (const char* spec : {"ALPT@0.1", "ALPT@0.01"})
-    EXPECT_NE(embcomp::testing::bad_input_message([&] { make_embedding_table(spec, init); })
-                  .find("cannot be met"),
+    EXPECT_NE(embcomp::testing::bad_input_message([&] {
+                make_embedding_table(spec, init);
+              }).find("cannot be met"),
               std::string::npos);
   EXPECT_EQ(t->optimizer_bytes(), 2 * 4 * init.rows * 16 + 2 * 4 * init.rows);  // Adam
 }
@@ -147,8 +149,7 @@ TEST(EmbAlpt, ErrorPaths) {
   AlptTable t(init, AlptParams{}, "ALPT");
   std::vector<float> out(4);
   const int64_t bad = -1;
-  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); })
-                .find("-1"),
+  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); }).find("-1"),
             std::string::npos);
   EXPECT_THROW(t.backward(&bad, 1, out.data()), Error);
   AlptParams p;

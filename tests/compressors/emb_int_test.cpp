@@ -140,7 +140,8 @@ TEST(EmbInt, StochasticRoundingFollowsUpdatesSmallerThanAStep) {
 }
 
 TEST(EmbInt, FixedBudgets) {
-  const TableInit init = testing::criteo_like_layout(100, 16, false);  // the ratio does not depend on N
+  const TableInit init =
+      testing::criteo_like_layout(100, 16, false);  // the ratio does not depend on N
   auto t8 = make_embedding_table("INT8", init), t16 = make_embedding_table("INT16", init);
   const double full = 4.0 * init.rows * 16;
   EXPECT_DOUBLE_EQ(t8->bytes() / full, 0.25 + 1.0 / 16);
@@ -188,8 +189,7 @@ TEST(EmbInt, ErrorPaths) {
   Int8Table t(init, "INT8");
   std::vector<float> out(4);
   const int64_t bad = 10;
-  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); })
-                .find("10"),
+  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); }).find("10"),
             std::string::npos);
   EXPECT_THROW(t.backward(&bad, 1, out.data()), Error);
   EXPECT_THROW(Int16Table(small_layout(4, kQuantMaxDim + 1), "INT16"), Error);

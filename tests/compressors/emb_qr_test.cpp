@@ -34,7 +34,7 @@ TEST(EmbQr, LocateAndBytesFollowTheLayout) {
   EXPECT_EQ(t.remainder().rows(), 3);
   EXPECT_EQ(t.bytes(), 4 * 2 * (8 + 3) + 4 * 2);
   EXPECT_EQ(testing::buffers_total(t), t.bytes());
-  EXPECT_EQ(t.locate(7), std::make_pair(int64_t{2}, int64_t{1}));   // 7 / 3, 7 % 3
+  EXPECT_EQ(t.locate(7), std::make_pair(int64_t{2}, int64_t{1}));  // 7 / 3, 7 % 3
   EXPECT_EQ(t.locate(9), std::make_pair(int64_t{3}, int64_t{0}));
   EXPECT_EQ(t.locate(12), std::make_pair(int64_t{4 + 2}, int64_t{-1}));  // full field
   EXPECT_EQ(t.knob(), "c=3/0");
@@ -88,8 +88,10 @@ TEST(EmbQr, ProductGradientMatchesFiniteDifference) {
     RowParams* block;
     int64_t index;
   };
-  const std::vector<Probe> probes = {{&t.quotient(), 2}, {&t.quotient(), 3},
-                                     {&t.remainder(), 2}, {&t.remainder(), 5},
+  const std::vector<Probe> probes = {{&t.quotient(), 2},
+                                     {&t.quotient(), 3},
+                                     {&t.remainder(), 2},
+                                     {&t.remainder(), 5},
                                      {&t.quotient(), 13}};
   std::vector<double> numeric;
   const float eps = 1e-2f;
@@ -126,9 +128,29 @@ TEST(EmbQr, SolverKeepsSmallFieldsFullAndFillsTheBudget) {
   for (size_t f = 0; f < 3; ++f) total += qr_field_rows(offsets[f + 1] - offsets[f], c[f]);
   EXPECT_LE(total, max_rows);
   EXPECT_GE(total, max_rows * 0.98);
-  const std::string msg = embcomp::testing::bad_input_message(
-      [&] { solve_qr_collisions("QR@0.001", offsets, 300); });
+  const std::string msg =
+      embcomp::testing::bad_input_message([&] { solve_qr_collisions("QR@0.001", offsets, 300); });
   EXPECT_NE(msg.find("cannot be met"), std::string::npos) << msg;
+}
+
+TEST(EmbQr, SolverMeetsBudgetsOnFullCriteoCardinalities) {
+  // The solver alone (no tables allocated) on Kaggle Criteo's 33.8M rows, scale 1 and 10.
+  for (int scale : {1, 10}) {
+    const TableInit init = testing::criteo_like_layout(scale, 16, false);
+    for (double b : {0.5, 0.2, 0.1, 0.05, 0.01, 0.002}) {
+      const int64_t max_rows = static_cast<int64_t>(b * double(init.rows));
+      if (scale == 10 && b == 0.002) {  // below sum_f ~2 sqrt(n_f) rows: cannot be met
+        EXPECT_THROW(solve_qr_collisions("QR", init.field_offsets, max_rows), Error);
+        continue;
+      }
+      const auto c = solve_qr_collisions("QR", init.field_offsets, max_rows);
+      int64_t total = 0;
+      for (size_t f = 0; f + 1 < init.field_offsets.size(); ++f)
+        total += qr_field_rows(init.field_offsets[f + 1] - init.field_offsets[f], c[f]);
+      EXPECT_LE(total, max_rows) << scale << " " << b;
+      EXPECT_GE(total, 0.98 * double(max_rows)) << scale << " " << b;
+    }
+  }
 }
 
 TEST(EmbQr, BudgetsOnCriteoLikeLayout) {
@@ -166,8 +188,7 @@ TEST(EmbQr, ErrorPaths) {
   QrTable t(init, params(false), "QR@0.5");
   std::vector<float> out(2);
   const int64_t bad = 14;
-  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); })
-                .find("14"),
+  EXPECT_NE(embcomp::testing::bad_input_message([&] { t.lookup(&bad, 1, out.data()); }).find("14"),
             std::string::npos);
   EXPECT_THROW(t.backward(&bad, 1, out.data()), Error);
   QrParams p = params(false);

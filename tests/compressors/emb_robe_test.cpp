@@ -134,8 +134,7 @@ TEST(EmbRobe, ErrorPaths) {
   auto t = make_embedding_table("ROBE@0.5", init);
   std::vector<float> out(8);
   const int64_t bad = -3;
-  EXPECT_NE(embcomp::testing::bad_input_message([&] { t->lookup(&bad, 1, out.data()); })
-                .find("-3"),
+  EXPECT_NE(embcomp::testing::bad_input_message([&] { t->lookup(&bad, 1, out.data()); }).find("-3"),
             std::string::npos);
   EXPECT_THROW(t->backward(&bad, 1, out.data()), Error);
   // 0.001 * 3200 bytes = 3 bytes: not one block of Z = 8 floats.

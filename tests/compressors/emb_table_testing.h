@@ -30,10 +30,10 @@ inline TableInit small_layout(int64_t rows, int dim, int fields = 2, float lr = 
 /// gives ~1.1M rows. counts: Zipf(1.05) per field over a seeded permutation of its ids,
 /// like the skew of real logs (hot ids scattered over the id range).
 inline TableInit criteo_like_layout(int scale, int dim, bool with_counts) {
-  static const int64_t kCriteo[26] = {1460,   583,    10131227, 2202608, 305,   24,    12517,
-                                      633,    3,      93145,    5683,    8351593, 3194, 27,
-                                      14992,  5461306, 10,      5652,    2173,  4,     7046547,
-                                      18,     15,     286181,   105,     142572};
+  static const int64_t kCriteo[26] = {1460,  583,     10131227, 2202608, 305,     24,   12517,
+                                      633,   3,       93145,    5683,    8351593, 3194, 27,
+                                      14992, 5461306, 10,       5652,    2173,    4,    7046547,
+                                      18,    15,      286181,   105,     142572};
   TableInit init;
   init.dim = dim;
   init.field_offsets.push_back(0);

@@ -6,15 +6,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "compressors/emb_params.h"
 #include "compressors/emb_table.h"
 #include "compressors/emb_table_testing.h"
-#include "compressors/emb_params.h"
 
 namespace embcomp::ctr {
 namespace {
 
-const char* kSpecs[] = {"Hash@0.3", "QR@0.3", "QRsum@0.3", "ROBE@0.3",
-                        "AdaEmbed@0.3", "INT8", "INT16", "ALPT"};
+const char* kSpecs[] = {"Hash@0.3",     "QR@0.3", "QRsum@0.3", "ROBE@0.3",
+                        "AdaEmbed@0.3", "INT8",   "INT16",     "ALPT"};
 
 TableInit layout() {
   TableInit init = testing::small_layout(2000, 8, 4);
@@ -75,7 +75,8 @@ TEST_P(Tables1Contract, CheckpointThroughBuffersRestoresLookups) {
   for (int64_t i = 0; i < 2000; ++i) ids[i] = (i * 7) % 2000;
   train_steps(*t, ids, 2);
   std::vector<std::vector<char>> saved;
-  for (auto& [p, n] : t->buffers()) saved.emplace_back(static_cast<char*>(p), static_cast<char*>(p) + n);
+  for (auto& [p, n] : t->buffers())
+    saved.emplace_back(static_cast<char*>(p), static_cast<char*>(p) + n);
   std::vector<float> before(2000 * 8), after(2000 * 8);
   t->lookup(ids.data(), 2000, before.data());
   train_steps(*t, ids, 3);
