@@ -1,0 +1,97 @@
+// Shared helpers for the CTR table tests of Hash, QR, ROBE, AdaEmbed, INT8/INT16, ALPT:
+// a Criteo-like field layout, the budget-honesty check and the exact-memory check.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "compressors/emb_table.h"
+
+namespace embcomp::ctr::testing {
+
+/// A small layout: `fields` fields of rows/fields ids each, SGD with lr.
+inline TableInit small_layout(int64_t rows, int dim, int fields = 2, float lr = 0.5f) {
+  TableInit init;
+  init.rows = rows;
+  init.dim = dim;
+  for (int f = 0; f <= fields; ++f) init.field_offsets.push_back(rows * f / fields);
+  init.optimizer.kind = OptimizerConfig::Kind::kSGD;
+  init.optimizer.lr = lr;
+  return init;
+}
+
+/// Criteo Kaggle's 26 field cardinalities divided by scale (at least 1 each): scale 30
+/// gives ~1.1M rows. counts: Zipf(1.05) per field over a seeded permutation of its ids,
+/// like the skew of real logs (hot ids scattered over the id range).
+inline TableInit criteo_like_layout(int scale, int dim, bool with_counts) {
+  static const int64_t kCriteo[26] = {1460,  583,     10131227, 2202608, 305,     24,   12517,
+                                      633,   3,       93145,    5683,    8351593, 3194, 27,
+                                      14992, 5461306, 10,       5652,    2173,    4,    7046547,
+                                      18,    15,      286181,   105,     142572};
+  TableInit init;
+  init.dim = dim;
+  init.field_offsets.push_back(0);
+  for (int64_t c : kCriteo)
+    init.field_offsets.push_back(init.field_offsets.back() + std::max<int64_t>(1, c / scale));
+  init.rows = init.field_offsets.back();
+  if (with_counts) {
+    init.counts.resize(init.rows);
+    for (size_t f = 0; f + 1 < init.field_offsets.size(); ++f) {
+      const int64_t n = init.field_offsets[f + 1] - init.field_offsets[f];
+      // rank of v: v * stride mod n, a permutation of [0, n) for a stride coprime with n.
+      int64_t stride = 7919 % n;
+      while (n > 1 && std::gcd(stride, n) != 1) ++stride;
+      for (int64_t v = 0; v < n; ++v) {
+        const int64_t rank = n > 1 ? (v * stride) % n : 0;
+        init.counts[init.field_offsets[f] + v] =
+            static_cast<uint32_t>(1e6 / std::pow(1.0 + rank, 1.05));
+      }
+    }
+  }
+  init.seed = 7;
+  return init;
+}
+
+/// Sum of buffers() sizes; the memory contract says it equals bytes().
+inline int64_t buffers_total(EmbeddingTable& t) {
+  int64_t sum = 0;
+  for (auto& b : t.buffers()) sum += static_cast<int64_t>(b.second);
+  return sum;
+}
+
+/// "spec@B" for B in {0.5, 0.1, 0.01}: actual = bytes/(4ND) <= B and >= 0.98 B unless the
+/// table explains why in budget_note(); buffers() sum to bytes(). Returns the actuals.
+inline std::vector<double> expect_budgets_met(const std::string& name, const TableInit& init) {
+  std::vector<double> actual;
+  for (double b : {0.5, 0.1, 0.01}) {
+    const std::string spec = name + "@" + (b == 0.5 ? "0.5" : b == 0.1 ? "0.1" : "0.01");
+    auto t = make_embedding_table(spec, init);
+    const double a = double(t->bytes()) / (4.0 * init.rows * init.dim);
+    EXPECT_EQ(t->spec(), spec);
+    EXPECT_LE(a, b) << spec << " knob " << t->knob();
+    if (t->budget_note().empty()) {
+      EXPECT_GE(a, 0.98 * b) << spec << " knob " << t->knob();
+    }
+    EXPECT_EQ(buffers_total(*t), t->bytes()) << spec;
+    actual.push_back(a);
+  }
+  return actual;
+}
+
+/// sum_i out_i * r_i of a lookup: the scalar whose gradient wrt out is r.
+inline double dot_lookup(EmbeddingTable& t, const std::vector<int64_t>& ids,
+                         const std::vector<float>& r) {
+  std::vector<float> out(ids.size() * t.dim());
+  t.lookup(ids.data(), static_cast<int64_t>(ids.size()), out.data());
+  double s = 0;
+  for (size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
+  return s;
+}
+
+}  // namespace embcomp::ctr::testing
