@@ -112,9 +112,19 @@ void DheTable::encode(const int64_t* ids, int64_t n, float* x) const {
     for (int i = 0; i < k; ++i) x[t * k + i] = float(hash(i, ids[t])) * scale - 1.0f;
 }
 
-void DheTable::forward(const int64_t* ids, int64_t n) {
+void DheTable::forward(const int64_t* all_ids, int64_t n_all) {
   const int k = p_.k, w = p_.w, L = p_.L;
-  cached_ids_.assign(ids, ids + n);
+  cached_ids_.assign(all_ids, all_ids + n_all);
+  // The network runs once per distinct id (CTR batches repeat hot ids); inv_ maps each
+  // position of the batch to its distinct id.
+  uniq_ = cached_ids_;
+  std::sort(uniq_.begin(), uniq_.end());
+  uniq_.erase(std::unique(uniq_.begin(), uniq_.end()), uniq_.end());
+  inv_.resize(n_all);
+  for (int64_t i = 0; i < n_all; ++i)
+    inv_[i] = std::lower_bound(uniq_.begin(), uniq_.end(), all_ids[i]) - uniq_.begin();
+  const int64_t* ids = uniq_.data();
+  const int64_t n = static_cast<int64_t>(uniq_.size());
   x0_.resize(size_t(n) * k);
   encode(ids, n, x0_.data());
   const float* in = x0_.data();
@@ -144,7 +154,8 @@ void DheTable::lookup(const int64_t* ids, int64_t n, float* out) {
   check_table_ids(ids, n, rows_);
   if (n == 0) return;
   forward(ids, n);
-  std::memcpy(out, out_.data(), sizeof(float) * n * D_);
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(out + i * D_, out_.data() + inv_[i] * D_, sizeof(float) * D_);
 }
 
 void DheTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
@@ -155,6 +166,13 @@ void DheTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
   if (int64_t(cached_ids_.size()) != n ||
       !std::equal(ids, ids + n, cached_ids_.begin()))
     forward(ids, n);
+  // Gradients of repeated ids add up on their distinct row.
+  const int64_t n_all = n;
+  n = static_cast<int64_t>(uniq_.size());
+  gu_.assign(size_t(n) * D_, 0.0f);
+  for (int64_t i = 0; i < n_all; ++i)
+    for (int j = 0; j < D_; ++j) gu_[inv_[i] * D_ + j] += grad_out[i * D_ + j];
+  grad_out = gu_.data();
   const int k = p_.k, w = p_.w, L = p_.L;
   // Output layer.
   gemm(true, false, w, D_, n, 1.0f, h_[L - 1].data(), w, grad_out, D_, 1.0f,

@@ -11,8 +11,9 @@
 //   Zl = H(l-1) Wl + bl, Hl = act(Zl)              Wl: w x w, l = 1 .. L-1
 //   out = HL Wout + bout                           Wout: w x D                   (n x D)
 // act is Mish (x tanh(softplus(x)), the paper's choice) or ReLU. The GEMMs run on the
-// whole batch through toolkit/blas.h (single-threaded BLAS, called outside OpenMP);
-// lookup keeps X0, Z and H for backward, which recomputes them when called with other ids.
+// batch's distinct ids through toolkit/blas.h (single-threaded BLAS, called outside
+// OpenMP; repeated ids are computed once and their gradients summed); lookup keeps X0, Z
+// and H for backward, which recomputes them when called with other ids.
 // Backward (G = dL/dout):  dWout += HL^T G, dbout += colsum G, dHL = G Wout^T,
 //   dZl = dHl * act'(Zl), dWl += H(l-1)^T dZl, dbl += colsum dZl, dH(l-1) = dZl Wl^T.
 //
@@ -77,7 +78,7 @@ class DheTable final : public EmbeddingTable {
   std::vector<DenseParams>& layers() { return layers_; }
 
  private:
-  // Fills the activation cache for ids (X0, Z, H, out).
+  // Fills the activation cache for the distinct ids of ids (X0, Z, H, out).
   void forward(const int64_t* ids, int64_t n);
 
   std::string spec_, note_;
@@ -88,10 +89,10 @@ class DheTable final : public EmbeddingTable {
   std::vector<DenseParams> layers_;
   OptimizerConfig opt_;
   // Activation cache of the last forward: ids, X0 (n x k), Z[l] and H[l] (n x w), out.
-  std::vector<int64_t> cached_ids_;
+  std::vector<int64_t> cached_ids_, uniq_, inv_;  // batch ids, distinct ids, position map
   std::vector<float> x0_, out_;
   std::vector<std::vector<float>> z_, h_;
-  std::vector<float> dh_, dz_;  // backward scratch, n x w
+  std::vector<float> dh_, dz_, gu_;  // backward scratch: n x w, n x w, distinct x D
 };
 
 }  // namespace embcomp::ctr
