@@ -21,15 +21,16 @@ using namespace embcomp::ctr;
 
 namespace {
 
-const int64_t kCard[26] = {1460,   583,   10131227, 2202608, 305,   24,     12517, 633,   3,
-                           93145,  5683,  8351593,  3194,    27,    14992,  5461306, 10,  5652,
-                           2173,   4,     7046547,  18,      15,    286181, 105,    142572};
+const int64_t kCard[26] = {1460,  583,  10131227, 2202608, 305, 24,     12517,   633,   3,
+                           93145, 5683, 8351593,  3194,    27,  14992,  5461306, 10,    5652,
+                           2173,  4,    7046547,  18,      15,  286181, 105,     142572};
 
 TableInit layout() {
   TableInit init;
   init.dim = 16;
   init.field_offsets = {0};
-  for (int64_t c : kCard) init.field_offsets.push_back(init.field_offsets.back() + std::max<int64_t>(1, c / 10));
+  for (int64_t c : kCard)
+    init.field_offsets.push_back(init.field_offsets.back() + std::max<int64_t>(1, c / 10));
   init.rows = init.field_offsets.back();
   init.seed = 1;
   return init;
@@ -65,8 +66,8 @@ void BM_TableStep(benchmark::State& state, const std::string& spec) {
     table->step();
     b = (b + 1) % batches;
   }
-  state.counters["samples/s"] = benchmark::Counter(double(state.iterations()) * B,
-                                                   benchmark::Counter::kIsRate);
+  state.counters["samples/s"] =
+      benchmark::Counter(double(state.iterations()) * B, benchmark::Counter::kIsRate);
   state.counters["budget"] = double(table->bytes()) / (4.0 * double(init.rows) * D);
   state.SetLabel(spec + " " + table->knob());
 }
@@ -74,8 +75,8 @@ void BM_TableStep(benchmark::State& state, const std::string& spec) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (const char* spec : {"Full", "TT@0.1", "TT@0.01", "DHE@0.01", "DHE@0.001", "MDE@0.5",
-                           "MDE@0.1"})
+  for (const char* spec :
+       {"Full", "TT@0.1", "TT@0.01", "DHE@0.01", "DHE@0.001", "MDE@0.5", "MDE@0.1"})
     benchmark::RegisterBenchmark(spec, BM_TableStep, std::string(spec))
         ->Arg(128)
         ->Arg(1024)

@@ -38,8 +38,8 @@ inline float activate_grad(DheTableParams::Activation a, float x) {
 
 void DheTableParams::validate() const {
   EC_CHECK(k >= 1 && m >= 2 && m <= int64_t(kPrime) && L >= 1 && w >= 1, kBadInput,
-           "DHE: need k >= 1, 2 <= m <= 2^61-1, L >= 1, w >= 1, got k="
-               << k << " m=" << m << " L=" << L << " w=" << w);
+           "DHE: need k >= 1, 2 <= m <= 2^61-1, L >= 1, w >= 1, got k=" << k << " m=" << m << " L="
+                                                                        << L << " w=" << w);
 }
 
 int64_t DheTableParams::bytes(int D) const {
@@ -95,8 +95,7 @@ DheTable::DheTable(const TableInit& init, const DheTableParams& p, std::string s
 }
 
 std::string DheTable::knob() const {
-  return "k=" + std::to_string(p_.k) + ",L=" + std::to_string(p_.L) +
-         ",w=" + std::to_string(p_.w);
+  return "k=" + std::to_string(p_.k) + ",L=" + std::to_string(p_.L) + ",w=" + std::to_string(p_.w);
 }
 
 int64_t DheTable::hash(int i, int64_t x) const {
@@ -163,8 +162,7 @@ void DheTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
   if (n == 0) return;
   // The cache holds the last lookup's activations; other ids (e.g. an evaluation lookup
   // came in between) are recomputed.
-  if (int64_t(cached_ids_.size()) != n ||
-      !std::equal(ids, ids + n, cached_ids_.begin()))
+  if (int64_t(cached_ids_.size()) != n || !std::equal(ids, ids + n, cached_ids_.begin()))
     forward(ids, n);
   // Gradients of repeated ids add up on their distinct row.
   const int64_t n_all = n;
@@ -175,15 +173,14 @@ void DheTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
   grad_out = gu_.data();
   const int k = p_.k, w = p_.w, L = p_.L;
   // Output layer.
-  gemm(true, false, w, D_, n, 1.0f, h_[L - 1].data(), w, grad_out, D_, 1.0f,
-       layers_[2 * L].grad(), D_);
+  gemm(true, false, w, D_, n, 1.0f, h_[L - 1].data(), w, grad_out, D_, 1.0f, layers_[2 * L].grad(),
+       D_);
   float* gb = layers_[2 * L + 1].grad();
   for (int64_t t = 0; t < n; ++t)
     for (int j = 0; j < D_; ++j) gb[j] += grad_out[t * D_ + j];
   dh_.resize(size_t(n) * w);
   dz_.resize(size_t(n) * w);
-  gemm(false, true, n, w, D_, 1.0f, grad_out, D_, layers_[2 * L].data(), D_, 0.0f, dh_.data(),
-       w);
+  gemm(false, true, n, w, D_, 1.0f, grad_out, D_, layers_[2 * L].data(), D_, 0.0f, dh_.data(), w);
   for (int l = L - 1; l >= 0; --l) {
     const int64_t total = n * w;
     const float* z = z_[l].data();
@@ -236,8 +233,7 @@ std::unique_ptr<EmbeddingTable> make_dhe(const std::string& spec, double budget,
   const DheTableParams p = dhe_solve_budget(spec, DheTableParams{}, init.dim, budget * full);
   return std::make_unique<DheTable>(
       init, p, spec,
-      budget_gap_note(double(p.bytes(init.dim)) / full, budget,
-                      "the hidden width is an integer"));
+      budget_gap_note(double(p.bytes(init.dim)) / full, budget, "the hidden width is an integer"));
 }
 
 TableRegistrar reg{{"DHE", "DHE | DHE@B",

@@ -38,10 +38,10 @@ namespace embcomp::ctr {
 
 struct DheTableParams {
   enum class Activation { kMish, kReLU };
-  int k = 64;                 ///< hash functions / encoding length, "k" in Kang et al.
-  int64_t m = 1000000;        ///< hash buckets per function, "m" in Kang et al.
-  int L = 2;                  ///< hidden layers of the embedding network
-  int w = 128;                ///< hidden width (solved from the budget)
+  int k = 64;           ///< hash functions / encoding length, "k" in Kang et al.
+  int64_t m = 1000000;  ///< hash buckets per function, "m" in Kang et al.
+  int L = 2;            ///< hidden layers of the embedding network
+  int w = 128;          ///< hidden width (solved from the budget)
   Activation act = Activation::kMish;
   void validate() const;
   /// bytes() for dimension D (see the header comment).

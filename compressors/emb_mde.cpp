@@ -47,8 +47,7 @@ std::vector<MdeBlock> plan_from(const TableInit& init, const std::vector<double>
     const int64_t n = init.field_offsets[f + 1] - init.field_offsets[f];
     EC_CHECK(n >= 1, kBadInput, "MDE: field " << f << " has " << n << " rows");
     // pop = 0 (a field never seen in training) gets the minimum, one dimension.
-    const double dstar =
-        std::clamp(pop[f] > 0 ? D * std::pow(pop[f], alpha) : 1.0, 1.0, double(D));
+    const double dstar = std::clamp(pop[f] > 0 ? D * std::pow(pop[f], alpha) : 1.0, 1.0, double(D));
     const int lo = static_cast<int>(std::floor(dstar));
     const int64_t m = lo >= D ? 0 : std::llround((dstar - lo) * double(n));
     if (m > 0) plan.push_back({int(f), 0, m, lo + 1});
@@ -140,9 +139,9 @@ std::string MdeTable::knob() const {
 }
 
 size_t MdeTable::block_of(int64_t id, int64_t* row) const {
-  const int f = static_cast<int>(std::upper_bound(offsets_.begin(), offsets_.end(), id) -
-                                 offsets_.begin()) -
-                1;
+  const int f =
+      static_cast<int>(std::upper_bound(offsets_.begin(), offsets_.end(), id) - offsets_.begin()) -
+      1;
   const int64_t v = id - offsets_[f];
   size_t b = field_block_[f];
   if (v >= plan_[b].first + plan_[b].n) ++b;  // the field's second block

@@ -15,8 +15,8 @@ namespace {
 
 // Per-block init seed: distinct for every (table seed, field, block).
 uint64_t block_seed(uint64_t seed, int field, int block) {
-  return seed * 0x9E3779B97F4A7C15ull + (uint64_t(field) * 4 + uint64_t(block) + 1) *
-                                            0xD1B54A32D192ED03ull;
+  return seed * 0x9E3779B97F4A7C15ull +
+         (uint64_t(field) * 4 + uint64_t(block) + 1) * 0xD1B54A32D192ED03ull;
 }
 
 // What the plan needs about one field, independent of the knobs.
@@ -171,8 +171,7 @@ int64_t tt_plan_bytes(const std::vector<TtFieldLayout>& plan) {
   return bytes;
 }
 
-TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init,
-                              double budget_bytes) {
+TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, double budget_bytes) {
   TtTableParams best;
   best.validate();
   const Prep prep = prepare(init);
@@ -180,8 +179,8 @@ TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init,
   const int64_t row_bytes = 4 * int64_t(init.dim) + 4;  // a cached row and its id
   struct Cand {
     int R, u, k;
-    int64_t bytes;      // without cache
-    int64_t cachable;   // rows of the smallest TT field (0 when none)
+    int64_t bytes;     // without cache
+    int64_t cachable;  // rows of the smallest TT field (0 when none)
   };
   std::vector<Cand> all;
   for (int k = 0; k <= F; ++k)
@@ -259,8 +258,8 @@ TtTable::TtTable(const TableInit& init, const TtTableParams& p, std::string spec
                                   std::cos(2.0 * M_PI * u2));
       }
     }
-    const size_t need = size_t(L.dk[0]) * L.dk[1] * R * 2 + size_t(widths[0]) +
-                        size_t(widths[1]) + size_t(widths[2]);
+    const size_t need = size_t(L.dk[0]) * L.dk[1] * R * 2 + size_t(widths[0]) + size_t(widths[1]) +
+                        size_t(widths[2]);
     scratch = std::max(scratch, need);
     if (L.cached > 0) {
       // TT-Rec's cache: the field's most frequent rows (training counts; the first ids
@@ -269,10 +268,9 @@ TtTable::TtTable(const TableInit& init, const TtTableParams& p, std::string spec
       std::iota(hot.begin(), hot.end(), 0);
       if (!init.counts.empty()) {
         const uint32_t* cnt = init.counts.data() + offsets_[f];
-        std::partial_sort(hot.begin(), hot.begin() + L.cached, hot.end(),
-                          [&](int32_t a, int32_t b) {
-                            return cnt[a] != cnt[b] ? cnt[a] > cnt[b] : a < b;
-                          });
+        std::partial_sort(
+            hot.begin(), hot.begin() + L.cached, hot.end(),
+            [&](int32_t a, int32_t b) { return cnt[a] != cnt[b] ? cnt[a] > cnt[b] : a < b; });
       }
       hot.resize(L.cached);
       std::sort(hot.begin(), hot.end());
@@ -358,11 +356,11 @@ void TtTable::backward(const int64_t* ids, int64_t n, const float* grad_out) {
     const float* A = b[0].row(i1);
     const float* B = b[1].row(i2);
     const float* C = b[2].row(i3);
-    float* z = scratch_.data();          // d1 d2 R
-    float* dz = z + size_t(d1) * w2;     // d1 d2 R
-    float* dA = dz + size_t(d1) * w2;    // d1 R
-    float* dB = dA + size_t(d1) * R;     // R d2 R
-    float* dC = dB + size_t(R) * w2;     // R d3
+    float* z = scratch_.data();        // d1 d2 R
+    float* dz = z + size_t(d1) * w2;   // d1 d2 R
+    float* dA = dz + size_t(d1) * w2;  // d1 R
+    float* dB = dA + size_t(d1) * R;   // R d2 R
+    float* dC = dB + size_t(R) * w2;   // R d3
     core_product(A, B, d1, R, w2, z);
     // dC (R x d3) = Z^T g ;  dZ (d1 d2 x R) = g C^T
     std::fill(dC, dC + R * d3, 0.0f);
@@ -440,11 +438,11 @@ std::unique_ptr<EmbeddingTable> make_tt(const std::string& spec, double budget,
   if (budget == 0) return std::make_unique<TtTable>(init, TtTableParams{}, spec);
   const double budget_bytes = budget * 4.0 * double(init.rows) * init.dim;
   const TtTableParams p = tt_solve_budget(spec, init, budget_bytes);
-  const double actual = double(tt_plan_bytes(tt_plan(init, p))) / (4.0 * double(init.rows) * init.dim);
+  const double actual =
+      double(tt_plan_bytes(tt_plan(init, p))) / (4.0 * double(init.rows) * init.dim);
   return std::make_unique<TtTable>(
       init, p, spec,
-      budget_gap_note(actual, budget,
-                      "the rank is discrete and a field is either TT or Full"));
+      budget_gap_note(actual, budget, "the rank is discrete and a field is either TT or Full"));
 }
 
 TableRegistrar reg{{"TT", "TT | TT@B",

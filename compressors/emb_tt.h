@@ -57,23 +57,23 @@ namespace embcomp::ctr {
 
 /// Knobs of the TT table. The budget solver sets R, upgraded and full_fields.
 struct TtTableParams {
-  int R = 16;            ///< TT rank on the TT fields, "R" in Yin et al. 2021
-  int upgraded = 0;      ///< the largest `upgraded` TT fields get rank R + 1
-  int full_fields = 0;   ///< the `full_fields` smallest fields are stored Full
-  int64_t cached = 0;    ///< hot rows of the smallest TT field kept as plain rows
-  int R_max = 64;        ///< largest rank the solver tries (lookup cost grows as R^2)
+  int R = 16;           ///< TT rank on the TT fields, "R" in Yin et al. 2021
+  int upgraded = 0;     ///< the largest `upgraded` TT fields get rank R + 1
+  int full_fields = 0;  ///< the `full_fields` smallest fields are stored Full
+  int64_t cached = 0;   ///< hot rows of the smallest TT field kept as plain rows
+  int R_max = 64;       ///< largest rank the solver tries (lookup cost grows as R^2)
   void validate() const;
 };
 
 /// How one field is stored.
 struct TtFieldLayout {
-  bool full = true;                 ///< plain n_f x D rows instead of cores
-  int64_t n = 0;                    ///< n_f
-  std::array<int64_t, 3> nk{};      ///< n1, n2, n3 (product >= n_f)
-  std::array<int, 3> dk{};          ///< d1, d2, d3 (product == D)
-  int R = 0;                        ///< rank R_f (0 when full)
-  int64_t cached = 0;               ///< rows kept plain beside the cores (TT-Rec's cache)
-  int64_t bytes() const;            ///< the field's share of bytes()
+  bool full = true;             ///< plain n_f x D rows instead of cores
+  int64_t n = 0;                ///< n_f
+  std::array<int64_t, 3> nk{};  ///< n1, n2, n3 (product >= n_f)
+  std::array<int, 3> dk{};      ///< d1, d2, d3 (product == D)
+  int R = 0;                    ///< rank R_f (0 when full)
+  int64_t cached = 0;           ///< rows kept plain beside the cores (TT-Rec's cache)
+  int64_t bytes() const;        ///< the field's share of bytes()
 };
 
 /// The field layouts a TtTableParams gives for init's fields (no allocation).
@@ -82,8 +82,7 @@ std::vector<TtFieldLayout> tt_plan(const TableInit& init, const TtTableParams& p
 int64_t tt_plan_bytes(const std::vector<TtFieldLayout>& plan);
 /// Solves R, upgraded, full_fields for budget_bytes (see the header comment); kBadInput
 /// naming spec when even rank 1 does not fit.
-TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init,
-                              double budget_bytes);
+TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, double budget_bytes);
 /// d1, d2, d3 with product D, most balanced, the smallest in the middle (16 -> 2, 2, 4).
 std::array<int, 3> tt_factor_dim(int D);
 

@@ -16,15 +16,15 @@ namespace embcomp::ctr::testing {
 /// Criteo Kaggle's 26 per-field cardinalities divided by scale (each at least 1), with
 /// Zipf-like counts (row v of a field seen about total / (v + 1) times) when with_counts.
 inline TableInit criteo_like_init(int64_t scale, int dim, bool with_counts = false) {
-  static const int64_t kCard[26] = {1460,    583,    10131227, 2202608, 305,    24,    12517,
-                                    633,     3,      93145,    5683,    8351593, 3194, 27,
-                                    14992,   5461306, 10,      5652,    2173,   4,     7046547,
-                                    18,      15,     286181,   105,     142572};
+  static const int64_t kCard[26] = {1460,  583,     10131227, 2202608, 305,     24,   12517,
+                                    633,   3,       93145,    5683,    8351593, 3194, 27,
+                                    14992, 5461306, 10,       5652,    2173,    4,    7046547,
+                                    18,    15,      286181,   105,     142572};
   TableInit init;
   init.dim = dim;
   init.field_offsets = {0};
-  for (int64_t c : kCard) init.field_offsets.push_back(init.field_offsets.back() +
-                                                       std::max<int64_t>(1, c / scale));
+  for (int64_t c : kCard)
+    init.field_offsets.push_back(init.field_offsets.back() + std::max<int64_t>(1, c / scale));
   init.rows = init.field_offsets.back();
   if (with_counts) {
     init.counts.resize(init.rows);

@@ -72,7 +72,8 @@ TEST(EmbDHE, ForwardBackwardSgdMatchHandReference) {
         ASSERT_GE(ab[2 * i], 1u);
         ASSERT_LT(ab[2 * i], kP);
         ASSERT_LT(ab[2 * i + 1], kP);
-        const uint64_t h = uint64_t((u128(ab[2 * i]) * uint64_t(ids[s]) + ab[2 * i + 1]) % kP) % 1000;
+        const uint64_t h =
+            uint64_t((u128(ab[2 * i]) * uint64_t(ids[s]) + ab[2 * i + 1]) % kP) % 1000;
         EXPECT_EQ(t.hash(i, ids[s]), int64_t(h));
         x0[s][i] = 2.0 * double(h) / 999.0 - 1.0;
       }

@@ -57,9 +57,9 @@ TEST(EmbMDE, PopularityComesFromCounts) {
   init.rows = 110;
   init.dim = 4;
   init.field_offsets = {0, 10, 110};
-  init.counts.assign(110, 100);  // field 1: 100 per row
+  init.counts.assign(110, 100);                     // field 1: 100 per row
   for (int r = 0; r < 10; ++r) init.counts[r] = 1;  // field 0: 1 per row
-  init.counts[109] = 0;  // a row never seen does not count as distinct
+  init.counts[109] = 0;                             // a row never seen does not count as distinct
   const auto plan = mde_plan(init, 0.5);
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_EQ(plan[0].d, 1);  // 4 * sqrt(1 / 100) = 0.4 -> 1
