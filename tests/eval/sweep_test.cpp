@@ -1,0 +1,279 @@
+// `embcomp sweep`: candidates per budget, the query split, Pareto flags, and the command
+// end to end on a small seeded dataset (outputs, recommendation = validation argmax,
+// resume after an interrupt, bad input).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "eval/sweep.h"
+#include "test_data.h"
+#include "toolkit/io.h"
+
+namespace embcomp {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+struct CliResult {
+  int code = -1;
+  std::string err;
+};
+
+CliResult run(const std::string& dir, const std::string& args) {
+  const std::string cmd =
+      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/stderr")};
+}
+
+TEST(SweepCandidates, EveryFamilyAndTheFittingFixedOnes) {
+  // 1000 x 64: 4x = 64000 bytes; Binary = 8 B/row + 512 B; SQ4 rerank = 32 B/row + 512 B.
+  auto c4 = sweep_candidates("4x", 1000, 64, 10);
+  std::set<std::string> fam;
+  for (const auto& c : c4) fam.insert(c.family);
+  for (const char* f : {"SQ", "PQ", "OPQ+PQ", "RQ", "PCA+SQ8", "PCA+SQ4", "SVD", "TT", "Dedup",
+                        "Binary", "Binary+rerank"})
+    EXPECT_TRUE(fam.count(f)) << f;
+  EXPECT_FALSE(fam.count("FP16")) << "FP16 (2x) does not fit 4x";
+  for (const auto& c : c4) {
+    EXPECT_EQ(c.faiss_family,
+              c.family == "SQ" || c.family == "PQ" || c.family == "OPQ+PQ" || c.family == "RQ" ||
+                  c.family.rfind("PCA+SQ", 0) == 0)
+        << c.family;
+    if (c.family == "Binary+rerank") {
+      EXPECT_EQ(c.rerank, "SQ6") << "the largest re-scoring table that fits beside the codes";
+      EXPECT_EQ(c.key(), "Binary > SQ6 x10");
+    }
+    if (c.family == "PQ") {
+      EXPECT_EQ(c.spec, "PQ@4x");
+    }
+  }
+  auto c2 = sweep_candidates("0.5", 1000, 64, 10);
+  EXPECT_TRUE(std::any_of(c2.begin(), c2.end(), [](const SweepCandidate& c) { return c.spec == "FP16"; }));
+  auto c64 = sweep_candidates("64x", 1000, 64, 10);
+  EXPECT_FALSE(std::any_of(c64.begin(), c64.end(), [](const SweepCandidate& c) {
+    return c.family == "Binary" || c.family == "Binary+rerank";
+  }));
+  EXPECT_THROW(sweep_candidates("0x", 1000, 64, 10), Error);
+  EXPECT_THROW(sweep_candidates("1.5", 1000, 64, 10), Error);
+}
+
+TEST(SweepSplit, DisjointCoveringAndSeeded) {
+  std::vector<size_t> v1, t1, v2, t2, v3, t3;
+  split_queries(101, 0.5, 7, v1, t1);
+  split_queries(101, 0.5, 7, v2, t2);
+  split_queries(101, 0.5, 8, v3, t3);
+  EXPECT_EQ(v1, v2);
+  EXPECT_EQ(t1, t2);
+  EXPECT_NE(v1, v3);
+  EXPECT_EQ(v1.size(), 51u);  // round(50.5)
+  std::vector<size_t> all = v1;
+  all.insert(all.end(), t1.begin(), t1.end());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i);
+  std::vector<size_t> v, t;
+  split_queries(2, 0.99, 1, v, t);
+  EXPECT_EQ(v.size(), 1u);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_THROW(split_queries(1, 0.5, 1, v, t), Error);
+  EXPECT_THROW(split_queries(10, 1.0, 1, v, t), Error);
+}
+
+TEST(SweepSplit, SubsetKeepsRowsAlignedAndFiltersQrels) {
+  Dataset ds;
+  ds.queries = FloatMatrix(4, 2);
+  for (size_t i = 0; i < 8; ++i) ds.queries.values[i] = float(i);
+  IdMatrix gt(4, 1);
+  for (size_t i = 0; i < 4; ++i) gt.values[i] = int64_t(10 + i);
+  ds.gt = gt;
+  ds.query_ids = {"a", "b", "c", "d"};
+  Qrels q;
+  q.by_query["a"]["x"] = 1;
+  q.by_query["c"]["y"] = 2;
+  ds.qrels = q;
+  Dataset s = query_subset(ds, {1, 2});
+  ASSERT_EQ(s.queries.n, 2u);
+  EXPECT_EQ(s.queries.values[0], 2.0f);
+  EXPECT_EQ(s.gt->values[1], 12);
+  EXPECT_EQ(s.query_ids, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(s.qrels->by_query.size(), 1u);
+  EXPECT_TRUE(s.qrels->by_query.count("c"));
+}
+
+TEST(SweepPareto, KnownFront) {
+  auto rec = [](double q, double bytes, double qps) {
+    json r;
+    r["status"] = "ok";
+    r["split"] = "val";
+    r["quality"] = q;
+    r["total_bytes"] = bytes;
+    r["qps"] = qps;
+    return r;
+  };
+  std::vector<json> rs{rec(0.9, 100, 10), rec(0.8, 50, 20), rec(0.7, 80, 5), rec(0.95, 200, 1)};
+  json failed;
+  failed["status"] = "failed";
+  rs.push_back(failed);
+  mark_pareto(rs, "quality");
+  EXPECT_TRUE(rs[0]["pareto_bytes"].get<bool>());
+  EXPECT_TRUE(rs[1]["pareto_bytes"].get<bool>());
+  EXPECT_FALSE(rs[2]["pareto_bytes"].get<bool>());  // 0.8 at 50 bytes beats it
+  EXPECT_TRUE(rs[3]["pareto_bytes"].get<bool>());
+  EXPECT_TRUE(rs[0]["pareto_qps"].get<bool>());
+  EXPECT_TRUE(rs[1]["pareto_qps"].get<bool>());
+  EXPECT_FALSE(rs[2]["pareto_qps"].get<bool>());
+  EXPECT_TRUE(rs[3]["pareto_qps"].get<bool>());
+  EXPECT_FALSE(rs[4].contains("pareto_bytes"));
+}
+
+class SweepCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    write_fvecs(dir_ + "/base.fvecs", testing::low_rank(2000, 16, 6, 0.05f, 11).view());
+    write_fvecs(dir_ + "/queries.fvecs", testing::low_rank(60, 16, 6, 0.05f, 12).view());
+    data_ = "--base " + dir_ + "/base.fvecs --queries " + dir_ + "/queries.fvecs --metric l2";
+  }
+  std::string sweep(const std::string& out, const std::string& extra) {
+    return "sweep " + data_ + " --budgets 4x,16x --families SQ,PQ,PCA+SQ8,SVD,Binary+rerank " +
+           "--latency-queries 3 --no-plots --out " + out + " " + extra;
+  }
+  std::string dir_, data_;
+};
+
+TEST_F(SweepCli, RecommendsTheValidationBestAndResumes) {
+  const std::string out = dir_ + "/sw";
+  CliResult r = run(dir_, sweep(out, "--max-latency-ms 1000"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"results.jsonl", "results.csv", "recommendation.json", "report.md", "sweep.json"})
+    EXPECT_TRUE(std::ifstream(out + "/" + f).good()) << f;
+  const auto records = read_jsonl(out + "/results.jsonl");
+  const json rec = json::parse(slurp(out + "/recommendation.json"));
+  ASSERT_EQ(rec.size(), 2u);
+  for (const auto& o : rec) {
+    const std::string budget = o["budget"];
+    const double fraction = budget == "4x" ? 0.25 : 1.0 / 16;
+    ASSERT_FALSE(o["method"].is_null()) << budget;
+    EXPECT_LE(o["total_bytes"].get<double>(), fraction * 4 * 2000 * 16);
+    EXPECT_EQ(o["quality_metric"], "recall@10");
+    EXPECT_TRUE(o["test_quality"].is_number());
+    EXPECT_TRUE(o.contains("latency_choice"));
+    // The recommendation is the argmax of validation quality over the budget's points.
+    double best = -1;
+    size_t val_points = 0, test_points = 0;
+    for (const auto& r2 : records) {
+      if (r2["budget"] != budget) continue;
+      if (r2["split"] == "test") {
+        ++test_points;
+        EXPECT_TRUE(r2.contains("role"));
+        continue;
+      }
+      ++val_points;
+      if (r2["status"] == "ok" && r2["within_budget"].get<bool>())
+        best = std::max(best, r2["quality"].get<double>());
+    }
+    EXPECT_EQ(o["val_quality"].get<double>(), best) << budget;
+    EXPECT_GE(val_points, 4u);
+    EXPECT_GE(test_points, 1u);
+  }
+  const std::string csv = slurp(out + "/results.csv");
+  EXPECT_EQ(csv.rfind("budget,budget_fraction,split,role,family,method", 0), 0u);
+  EXPECT_NE(slurp(out + "/report.md").find("## Budget 16x"), std::string::npos);
+
+  // Resume with nothing left to do measures nothing.
+  r = run(dir_, sweep(out, "--max-latency-ms 1000 --resume"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(slurp(out + "/report.md").find("(0 points measured"), std::string::npos);
+  EXPECT_EQ(read_jsonl(out + "/results.jsonl").size(), records.size());
+
+  // An interrupted sweep: the last record cut in half and one more missing.
+  {
+    std::string all = slurp(out + "/results.jsonl");
+    std::vector<std::string> lines;
+    std::stringstream ss(all);
+    std::string line;
+    while (std::getline(ss, line)) lines.push_back(line);
+    std::string cut;
+    // Drop the test-split records so that the recommendation is measured again too.
+    std::vector<std::string> keep;
+    for (const auto& l : lines)
+      if (json::parse(l)["split"] == "val") keep.push_back(l);
+    for (size_t i = 0; i + 2 < keep.size(); ++i) cut += keep[i] + "\n";
+    cut += keep[keep.size() - 2].substr(0, keep[keep.size() - 2].size() / 2);  // no newline
+    std::ofstream(out + "/results.jsonl") << cut;
+  }
+  r = run(dir_, sweep(out, "--max-latency-ms 1000 --resume"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("dropping the unfinished last line"), std::string::npos) << r.err;
+  const std::string report = slurp(out + "/report.md");
+  EXPECT_EQ(report.find("(0 points measured"), std::string::npos);
+  const json rec2 = json::parse(slurp(out + "/recommendation.json"));
+  ASSERT_EQ(rec2.size(), rec.size());
+  for (size_t i = 0; i < rec.size(); ++i)
+    for (const char* f : {"method", "knob", "total_bytes", "val_quality", "test_quality"})
+      EXPECT_EQ(rec2[i][f], rec[i][f]) << f << ": a resumed sweep recommends the same";
+}
+
+TEST_F(SweepCli, DrawsBothPlotsAsPng) {
+  if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 has no matplotlib (scripts/setup.sh installs python3-matplotlib)";
+  const std::string out = dir_ + "/sw";
+  std::string args = sweep(out, "");
+  args.replace(args.find("--no-plots"), 10, "");
+  CliResult r = run(dir_, args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"quality_vs_ratio.png", "quality_vs_qps.png"}) {
+    const std::string png = slurp(out + "/" + f);
+    ASSERT_GT(png.size(), 1000u) << f;
+    EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << f;
+  }
+  EXPECT_NE(slurp(out + "/report.md").find("![quality vs compression ratio](quality_vs_ratio.png)"),
+            std::string::npos);
+}
+
+TEST_F(SweepCli, BadInputExitsTwoWithOneLine) {
+  const std::string out = dir_ + "/sw";
+  ASSERT_EQ(run(dir_, sweep(out, "--quiet")).code, 0);
+  struct Case {
+    std::string args, want;
+  };
+  const std::vector<Case> cases{
+      {sweep(out, ""), "already holds a sweep"},
+      {"sweep " + data_ + " --budgets 0x --out " + dir_ + "/a", "budget"},
+      {"sweep " + data_ + " --families Nope --out " + dir_ + "/b", "unknown family"},
+      {"sweep " + data_ + " --quality ndcg@10 --out " + dir_ + "/c", "relevance judgments"},
+      {"sweep " + data_ + " --quality top@3 --out " + dir_ + "/d", "--quality"},
+      {"sweep " + data_, "--out DIR is required"},
+      {"sweep " + data_ + " --seed 9 --resume --out " + out, "seed"},
+  };
+  for (const auto& c : cases) {
+    CliResult r = run(dir_, c.args + " --quiet");
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace embcomp
