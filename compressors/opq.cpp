@@ -83,6 +83,9 @@ std::unique_ptr<TableCompressor> make_opq_pq_for_budget(const BuildArgs& a) {
   if (best == cands.size()) best = choose_knob(a.full_spec, cands, budget_bytes);
   OpqParams op;
   op.M = knobs[best].first;
+  // Half of OPQ{M}'s default outer iterations: at dsub = 2 and 256 centroids each one
+  // trains M k-means, and the sweep runs this family at every budget.
+  op.niter = 10;
   PqParams pp;
   pp.M = knobs[best].first;
   pp.nbits = knobs[best].second;

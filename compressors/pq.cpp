@@ -43,6 +43,11 @@ void PqCodec::train(MatrixView<float> x) {
   // parameters, same seed for every m), but the M independent k-means run in parallel:
   // FAISS runs them one after the other, each barely using 2 cores at small dsub.
   const size_t M = pq_.M, dsub = pq_.dsub, ksub = pq_.ksub, n = sample.n;
+  // FAISS prints a warning per sub-quantizer when there are fewer than 39 points per
+  // centroid; budget solvers choose such settings knowingly (small tables, MGPQ's 9-bit
+  // groups), so only the warning is turned off (it changes nothing else).
+  faiss::ClusteringParameters cp = pq_.cp;
+  cp.min_points_per_centroid = 1;
   OmpExceptionGuard guard;
 #pragma omp parallel for schedule(dynamic)
   for (size_t m = 0; m < M; ++m) {
@@ -50,7 +55,7 @@ void PqCodec::train(MatrixView<float> x) {
       std::vector<float> slice(n * dsub);
       for (size_t i = 0; i < n; ++i)
         std::copy(sample.row(i) + m * dsub, sample.row(i) + (m + 1) * dsub, &slice[i * dsub]);
-      faiss::Clustering clus(static_cast<int>(dsub), static_cast<int>(ksub), pq_.cp);
+      faiss::Clustering clus(static_cast<int>(dsub), static_cast<int>(ksub), cp);
       faiss::IndexFlatL2 index(static_cast<faiss::Index::idx_t>(dsub));
       clus.train(static_cast<faiss::Index::idx_t>(n), slice.data(), index);
       std::copy(clus.centroids.begin(), clus.centroids.end(),
