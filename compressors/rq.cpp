@@ -63,7 +63,7 @@ void RqCodec::load(BinaryReader& r) {
 
 namespace {
 
-constexpr int kMaxBudgetStages = 16;  // RQ@B: encoding cost grows with M * 2^nbits
+constexpr int kMaxBudgetStages = 8;  // RQ@B: encoding cost grows with M * 2^nbits
 
 std::unique_ptr<TableCompressor> make_rq_for_budget(const BuildArgs& a) {
   // bytes(M, nbits) = n ceil(M nbits / 8) + M 2^nbits d 4

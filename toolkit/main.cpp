@@ -26,6 +26,7 @@
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
 #include "toolkit/cli.h"
+#include "compressors/emb_table.h"
 #include "toolkit/cmd_index.h"
 #include "toolkit/commands.h"
 #include "toolkit/io.h"
@@ -82,6 +83,9 @@ int cmd_list(int argc, char** argv) {
       std::cout << "  " << e->budget_grammar << pad(e->budget_grammar) << "[budget]    " << e->name
                 << " sized to the budget\n";
   }
+  std::cout << "\nCTR embedding tables (embcomp ctr-train --method NAME [--budget B], or NAME@B):\n";
+  for (const auto& m : ctr::table_methods())
+    std::cout << "  " << m.grammar << pad(m.grammar) << "[ctr table] " << m.doc << "\n";
   return 0;
 }
 
