@@ -13,4 +13,8 @@ int cmd_embed_text(int argc, char** argv);
 /// relevance judgments (eval/metrics.h).
 int cmd_eval(int argc, char** argv);
 
+/// `embcomp ctr-train`: trains a CTR model with compressed embedding tables and reports
+/// AUC/logloss against the table's memory (eval/ctr_train.h).
+int cmd_ctr_train(int argc, char** argv);
+
 }  // namespace embcomp

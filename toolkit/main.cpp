@@ -48,6 +48,7 @@ const char* kUsage =
     "  search     search a saved index; write a TREC run or ids\n"
     "  eval       retrieval quality against qrels: nDCG, MRR, recall, MAP, P at k (trec_eval definitions)\n"
     "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
+    "  ctr-train  train DLRM/DCN/WDL with a compressed embedding table: AUC vs memory\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -261,6 +262,7 @@ int main(int argc, char** argv) {
     if (cmd == "build") return cmd_build(argc - 1, argv + 1);
     if (cmd == "embed-text") return cmd_embed_text(argc - 1, argv + 1);
     if (cmd == "eval") return cmd_eval(argc - 1, argv + 1);
+    if (cmd == "ctr-train") return cmd_ctr_train(argc - 1, argv + 1);
     if (cmd == "_index-rss" && argc == 3) {  // hidden: used by bench --index
       std::cout << rss_growth_loading(argv[2]) << "\n";
       return 0;
