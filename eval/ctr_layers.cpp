@@ -44,8 +44,8 @@ void Linear::backward(const float* params, const float* x, const float* dy, int6
 }
 
 void relu_backward(const float* y, float* dy, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (y[i] <= 0.0f) dy[i] = 0.0f;
+  // Branch-free so that it vectorizes (a conditional store does not).
+  for (int64_t i = 0; i < n; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 float sigmoid(float z) {

@@ -66,7 +66,8 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
   if (backward && static_cast<int>(grads_.size()) < chunks) grads_.resize(chunks);
   const int64_t np = params_.size();
   const float* w = params_.data();
-  std::vector<double> loss(chunks, 0.0);  // summed over the chunk's rows (training only)
+  loss_.assign(chunks, 0.0);  // summed over the chunk's rows (training only)
+  double* loss = loss_.data();
   OmpExceptionGuard guard;
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
   for (int c = 0; c < chunks; ++c) {
@@ -100,7 +101,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
     if (wide_) wide_->backward(ids_.data(), nf, dwide);
   }
   double sum = 0;
-  for (double l : loss) sum += l;
+  for (int c = 0; c < chunks; ++c) sum += loss[c];
   return sum / n;
 }
 

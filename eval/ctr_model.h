@@ -113,6 +113,7 @@ class CtrModel {
                    bool backward);
   std::vector<int64_t> ids_;
   std::vector<float> emb_, wide_values_, demb_, dwide_, logits_, dlogits_;
+  std::vector<double> loss_;  // per-chunk loss sums
   std::vector<CtrWorkspace> ws_;
   std::vector<std::vector<float>> grads_;  // per-chunk dense gradients (chunk 0 uses params_)
 };
