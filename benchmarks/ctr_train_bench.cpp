@@ -31,8 +31,8 @@ namespace {
 constexpr int64_t kRows = 1 << 16;  // rows cycled through by the steps
 constexpr int kDense = 13, kFields = 26, kDim = 16;
 const int64_t kCriteoCardinality[kFields] = {
-    1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194,
-    27, 14992, 5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572};
+    1460, 583,   10131227, 2202608, 305,  24,   12517, 633,     3,  93145, 5683,   8351593, 3194,
+    27,   14992, 5461306,  10,      5652, 2173, 4,     7046547, 18, 15,    286181, 105,     142572};
 
 struct Data {
   std::vector<int64_t> offsets = {0};
@@ -51,7 +51,8 @@ struct Data {
         const int64_t card = offsets[f + 1] - offsets[f];
         // id = card^(u^2): a heavy head and a long tail.
         const double x = u(rng);
-        const int64_t v = std::min<int64_t>(card - 1, static_cast<int64_t>(std::pow(card, x * x)) - 1);
+        const int64_t v =
+            std::min<int64_t>(card - 1, static_cast<int64_t>(std::pow(card, x * x)) - 1);
         cat[r * kFields + f] = static_cast<int32_t>(offsets[f] + std::max<int64_t>(0, v));
       }
     label.resize(kRows);

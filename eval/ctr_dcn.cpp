@@ -78,9 +78,9 @@ void DcnModel::forward_rows(const float* w, const float* dense, const float* emb
   out_.forward(w, cat, n, logits, false);
 }
 
-void DcnModel::backward_rows(const float* w, const float*, const float*, const float*,
-                             int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad,
-                             float* demb, float*) const {
+void DcnModel::backward_rows(const float* w, const float*, const float*, const float*, int64_t n,
+                             const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
+                             float*) const {
   const int64_t nd0 = n * d0_;
   const float* xs = ws.get(kXs, 0);
   const float* s = ws.get(kS, 0);

@@ -48,8 +48,7 @@ DlrmModel::DlrmModel(const CtrModelParams& p, EmbeddingTable* table, const Optim
   P_ = V_ * (V_ - 1) / 2;
   top_in_ = (has_dense ? p.dim : 0) + P_;
   EC_CHECK(top_in_ > 0, kBadInput,
-           "dlrm with no dense features needs at least 2 fields to interact, got "
-               << p.num_fields);
+           "dlrm with no dense features needs at least 2 fields to interact, got " << p.num_fields);
   int64_t off = 0;
   if (has_dense) {
     std::vector<int> widths = {p.num_dense};
@@ -68,8 +67,8 @@ DlrmModel::DlrmModel(const CtrModelParams& p, EmbeddingTable* table, const Optim
   top_.init(params_.data(), p.seed * 2 + 2);
 }
 
-void DlrmModel::forward_rows(const float* w, const float* dense, const float* emb,
-                             const float*, int64_t n, CtrWorkspace& ws, float* logits) const {
+void DlrmModel::forward_rows(const float* w, const float* dense, const float* emb, const float*,
+                             int64_t n, CtrWorkspace& ws, float* logits) const {
   const int D = p_.dim, F = p_.num_fields;
   const bool has_dense = p_.num_dense > 0;
   const float* b = has_dense ? bottom_.forward(w, dense, n, ws.mlp[0]) : nullptr;

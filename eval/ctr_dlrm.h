@@ -32,13 +32,13 @@ class DlrmModel final : public CtrModel {
   void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
                     int64_t n, CtrWorkspace& ws, float* logits) const override;
   void backward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad,
-                     float* demb, float* dwide) const override;
+                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
+                     float* dwide) const override;
 
  private:
-  int V_ = 0;      // vectors interacting
-  int P_ = 0;      // pairwise dots
-  int top_in_ = 0; // top MLP input width
+  int V_ = 0;       // vectors interacting
+  int P_ = 0;       // pairwise dots
+  int top_in_ = 0;  // top MLP input width
   Mlp bottom_, top_;
 };
 

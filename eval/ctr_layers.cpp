@@ -18,8 +18,7 @@ void Linear::init(float* params, InitKind kind, uint64_t seed) const {
   std::fill(w + nw, w + nw + out, 0.0f);
 }
 
-void Linear::forward(const float* params, const float* x, int64_t n, float* y,
-                     bool relu) const {
+void Linear::forward(const float* params, const float* x, int64_t n, float* y, bool relu) const {
   const float* w = params + offset;
   const float* b = w + static_cast<int64_t>(in) * out;
   if (n == 0) return;
@@ -29,8 +28,8 @@ void Linear::forward(const float* params, const float* x, int64_t n, float* y,
     for (int64_t i = 0; i < n * out; ++i) y[i] = std::max(y[i], 0.0f);
 }
 
-void Linear::backward(const float* params, const float* x, const float* dy, int64_t n,
-                      float* grad, float* dx) const {
+void Linear::backward(const float* params, const float* x, const float* dy, int64_t n, float* grad,
+                      float* dx) const {
   const float* w = params + offset;
   float* gw = grad + offset;
   float* gb = gw + static_cast<int64_t>(in) * out;
@@ -64,10 +63,9 @@ double bce_with_logits(const float* z, const float* y, int64_t n, float* dz, flo
   return sum;
 }
 
-Mlp::Mlp(const std::vector<int>& widths, bool relu_last, int64_t offset)
-    : relu_last_(relu_last) {
-  EC_CHECK(widths.size() >= 2, kBadInput, "an MLP needs at least two widths, got "
-                                               << widths.size());
+Mlp::Mlp(const std::vector<int>& widths, bool relu_last, int64_t offset) : relu_last_(relu_last) {
+  EC_CHECK(widths.size() >= 2, kBadInput,
+           "an MLP needs at least two widths, got " << widths.size());
   for (size_t l = 0; l + 1 < widths.size(); ++l) {
     EC_CHECK(widths[l] > 0 && widths[l + 1] > 0, kBadInput,
              "MLP layer " << l << " has width " << widths[l] << " -> " << widths[l + 1]);
@@ -86,8 +84,7 @@ int64_t Mlp::size() const {
 void Mlp::init(float* params, uint64_t seed) const {
   for (size_t l = 0; l < layers_.size(); ++l) {
     const bool relu = l + 1 < layers_.size() || relu_last_;
-    layers_[l].init(params, relu ? InitKind::kHe : InitKind::kXavier,
-                    seed * 1000003ull + l + 1);
+    layers_[l].init(params, relu ? InitKind::kHe : InitKind::kXavier, seed * 1000003ull + l + 1);
   }
 }
 

@@ -16,8 +16,7 @@ double auc(const float* score, const float* label, int64_t n) {
   std::iota(order.begin(), order.end(), 0);
   for (int64_t i = 0; i < n; ++i)
     EC_CHECK(!std::isnan(score[i]), kBadInput, "AUC: score " << i << " is NaN");
-  std::sort(order.begin(), order.end(),
-            [&](int64_t a, int64_t b) { return score[a] < score[b]; });
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return score[a] < score[b]; });
   double pos_rank_sum = 0;
   int64_t pos = 0;
   for (int64_t i = 0; i < n;) {

@@ -39,8 +39,8 @@ int64_t CtrModel::dense_optimizer_bytes() const {
   return RowParams::optimizer_bytes(1, static_cast<int>(params_.size()), opt_);
 }
 
-double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* label,
-                           int64_t n, bool backward) {
+double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* label, int64_t n,
+                           bool backward) {
   EC_CHECK(n > 0, kBadInput, "a batch needs at least one row");
   const int F = p_.num_fields, D = p_.dim, nd = p_.num_dense;
   const int64_t nf = n * F;
@@ -105,8 +105,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
   return sum / n;
 }
 
-double CtrModel::train_step(const float* dense, const int32_t* cat, const float* label,
-                            int64_t n) {
+double CtrModel::train_step(const float* dense, const int32_t* cat, const float* label, int64_t n) {
   const double loss = run_batch(dense, cat, label, n, true);
   table_->step();
   if (wide_) wide_->step();

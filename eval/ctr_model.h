@@ -33,9 +33,9 @@ namespace embcomp::ctr {
 
 /// Sizes of a CTR model (the defaults are the Criteo architectures).
 struct CtrModelParams {
-  int num_dense = 13;   ///< dense features per row (0 for Avazu)
-  int num_fields = 26;  ///< categorical fields F
-  int dim = 16;         ///< embedding width D
+  int num_dense = 13;                            ///< dense features per row (0 for Avazu)
+  int num_fields = 26;                           ///< categorical fields F
+  int dim = 16;                                  ///< embedding width D
   std::vector<int> bottom_mlp = {512, 256, 64};  ///< DLRM bottom hidden widths (then D)
   std::vector<int> top_mlp = {512, 256};         ///< DLRM top hidden widths (then 1)
   int cross_layers = 3;                          ///< DCN cross layers L
@@ -71,8 +71,7 @@ class CtrModel {
   /// Like train_step but without any update: dense gradients end in params().grad()
   /// (added to what is there), table gradients are accumulated in the tables (apply or
   /// drop them with step()). For gradient checks.
-  double compute_gradients(const float* dense, const int32_t* cat, const float* label,
-                           int64_t n);
+  double compute_gradients(const float* dense, const int32_t* cat, const float* label, int64_t n);
   /// logits (n) of n rows; no gradient, no update.
   void predict(const float* dense, const int32_t* cat, int64_t n, float* logits);
 
@@ -88,15 +87,13 @@ class CtrModel {
  protected:
   /// Model part, over a chunk of n rows: dense (n x num_dense), emb (n x F x D), wide
   /// (n x F, WDL only). Writes logits (n). May keep activations in ws for backward_rows.
-  virtual void forward_rows(const float* w, const float* dense, const float* emb,
-                            const float* wide, int64_t n, CtrWorkspace& ws,
-                            float* logits) const = 0;
+  virtual void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
+                            int64_t n, CtrWorkspace& ws, float* logits) const = 0;
   /// dlogits (n) = dL/dlogit. grad += dense gradients (layout of params()); demb (n x F x
   /// D) and dwide (n x F, WDL only) are overwritten with the gradients of emb and wide.
   virtual void backward_rows(const float* w, const float* dense, const float* emb,
-                             const float* wide, int64_t n, const float* dlogits,
-                             CtrWorkspace& ws, float* grad, float* demb,
-                             float* dwide) const = 0;
+                             const float* wide, int64_t n, const float* dlogits, CtrWorkspace& ws,
+                             float* grad, float* demb, float* dwide) const = 0;
   /// Called by the derived constructor once the layout is known: allocates the flat
   /// parameters (size floats) and lets init() fill them.
   void allocate(int64_t size);

@@ -36,9 +36,8 @@ struct Checkpoint {
   }
   void restore(CtrModel& m) const {
     auto all = buffers(m);
-    EC_CHECK(all.size() == blobs.size(), kRuntime, "checkpoint has " << blobs.size()
-                                                                     << " buffers, the model "
-                                                                     << all.size());
+    EC_CHECK(all.size() == blobs.size(), kRuntime,
+             "checkpoint has " << blobs.size() << " buffers, the model " << all.size());
     for (size_t i = 0; i < all.size(); ++i) {
       EC_CHECK(all[i].second == blobs[i].size(), kRuntime,
                "checkpoint buffer " << i << " changed size");
@@ -137,8 +136,8 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   check_split(ds, ds.val, "validation");
   check_split(ds, ds.test, "test");
   EC_CHECK(static_cast<int>(ds.field_offsets.size()) == ds.num_fields + 1, kBadInput,
-           ds.source << ": " << ds.field_offsets.size() << " field offsets for "
-                     << ds.num_fields << " fields");
+           ds.source << ": " << ds.field_offsets.size() << " field offsets for " << ds.num_fields
+                     << " fields");
   const int nd = ds.num_dense, F = ds.num_fields;
 
   TableInit init;
@@ -202,10 +201,9 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
       ++bad_evals;
     }
     if (cfg.verbose)
-      std::cerr << tag << " step " << step << " (" << when << "): val AUC " << e.auc
-                << " logloss " << e.logloss << (better ? " (best)" : "") << ", "
-                << static_cast<int64_t>(samples / std::max(train_seconds, 1e-9))
-                << " samples/s\n";
+      std::cerr << tag << " step " << step << " (" << when << "): val AUC " << e.auc << " logloss "
+                << e.logloss << (better ? " (best)" : "") << ", "
+                << static_cast<int64_t>(samples / std::max(train_seconds, 1e-9)) << " samples/s\n";
     if (cfg.patience > 0 && bad_evals >= cfg.patience) stop = true;
   };
 
@@ -226,16 +224,16 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
         bl[i] = ds.train.label[src];
       }
       const double loss = model->train_step(bd.data(), bc.data(), bl.data(), b);
-      EC_CHECK(std::isfinite(loss), kRuntime,
-               "training diverged at step " << step << " (loss " << loss
-                                            << "); try a smaller --lr");
+      EC_CHECK(
+          std::isfinite(loss), kRuntime,
+          "training diverged at step " << step << " (loss " << loss << "); try a smaller --lr");
       train_seconds += seconds_since(t);
       ++step;
       samples += b;
       if (cfg.verbose && seconds_since(last_report) > 10) {
-        std::cerr << tag << " epoch " << epoch + 1 << " step " << step << ", loss " << loss
-                  << ", " << static_cast<int64_t>(samples / train_seconds)
-                  << " samples/s, last val AUC " << last_auc << "\n";
+        std::cerr << tag << " epoch " << epoch + 1 << " step " << step << ", loss " << loss << ", "
+                  << static_cast<int64_t>(samples / train_seconds) << " samples/s, last val AUC "
+                  << last_auc << "\n";
         last_report = Clock::now();
       }
       const bool epoch_end = r + cfg.batch >= ds.train.n;
@@ -251,8 +249,8 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   auto zt = predict_split(*model, ds.test, nd, F, cfg.batch, &lat);
   const Eval test = evaluate(zt, ds.test);
   if (cfg.verbose)
-    std::cerr << tag << " best step " << best_step << ": val AUC " << best_eval.auc
-              << ", test AUC " << test.auc << " logloss " << test.logloss << "\n";
+    std::cerr << tag << " best step " << best_step << ": val AUC " << best_eval.auc << ", test AUC "
+              << test.auc << " logloss " << test.logloss << "\n";
 
   const double budget = requested_budget(cfg.method);
   const double full_bytes = 4.0 * static_cast<double>(init.rows) * cfg.dim;

@@ -14,8 +14,7 @@ WdlModel::WdlModel(const CtrModelParams& p, EmbeddingTable* table, EmbeddingTabl
     : CtrModel(p, table, wide, opt) {
   EC_CHECK(wide != nullptr, kBadInput, "wdl needs a wide table (1-dim weights per id)");
   EC_CHECK(wide->rows() == table->rows(), kBadInput,
-           "the wide table has " << wide->rows() << " rows, the embedding table "
-                                 << table->rows());
+           "the wide table has " << wide->rows() << " rows, the embedding table " << table->rows());
   d0_ = p.num_dense + p.num_fields * p.dim;
   std::vector<int> widths = {d0_};
   widths.insert(widths.end(), p.deep_mlp.begin(), p.deep_mlp.end());
@@ -26,9 +25,8 @@ WdlModel::WdlModel(const CtrModelParams& p, EmbeddingTable* table, EmbeddingTabl
   deep_.init(params_.data(), p.seed * 2 + 1);
 }
 
-void WdlModel::forward_rows(const float* w, const float* dense, const float* emb,
-                            const float* wide, int64_t n, CtrWorkspace& ws,
-                            float* logits) const {
+void WdlModel::forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
+                            int64_t n, CtrWorkspace& ws, float* logits) const {
   const int nd = p_.num_dense, F = p_.num_fields, ne = F * p_.dim;
   float* x0 = ws.get(kX0, static_cast<size_t>(n) * d0_);
   for (int64_t r = 0; r < n; ++r) {

@@ -28,8 +28,8 @@ class WdlModel final : public CtrModel {
   void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
                     int64_t n, CtrWorkspace& ws, float* logits) const override;
   void backward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad,
-                     float* demb, float* dwide) const override;
+                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
+                     float* dwide) const override;
 
  private:
   int d0_ = 0;

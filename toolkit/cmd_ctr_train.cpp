@@ -122,8 +122,9 @@ int cmd_ctr_train(int argc, char** argv) {
   EC_CHECK(load.max_rows >= 0, kUsage, "--max-rows must be >= 0");
   const size_t colon = data.find(':');
   const std::string kind = data.substr(0, colon);
-  EC_CHECK(colon != std::string::npos && (kind == "criteo" || kind == "avazu" || kind == "synthetic"),
-           kUsage, "--data must be criteo:PATH, avazu:PATH or synthetic:PATH, not '" << data << "'");
+  EC_CHECK(
+      colon != std::string::npos && (kind == "criteo" || kind == "avazu" || kind == "synthetic"),
+      kUsage, "--data must be criteo:PATH, avazu:PATH or synthetic:PATH, not '" << data << "'");
   if (methods.empty()) methods = {"Full"};
   std::vector<std::string> specs;
   for (const auto& m : split_commas(methods)) specs.push_back(table_spec(m, budget));

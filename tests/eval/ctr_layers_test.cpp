@@ -1,12 +1,12 @@
 // CTR layers (eval/ctr_layers.h): Linear, ReLU, MLP and binary cross-entropy against
 // central finite differences in double-checked tiny sizes, plus known answers.
+#include "eval/ctr_layers.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
-
-#include "eval/ctr_layers.h"
 
 namespace embcomp::ctr {
 namespace {
@@ -20,8 +20,8 @@ std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
 }
 
 // Loss sum(y * R) of an MLP's output, in double.
-double mlp_loss(const Mlp& m, const std::vector<float>& w, const std::vector<float>& x,
-                int64_t n, const std::vector<float>& R) {
+double mlp_loss(const Mlp& m, const std::vector<float>& w, const std::vector<float>& x, int64_t n,
+                const std::vector<float>& R) {
   Mlp::Cache c;
   const float* y = m.forward(w.data(), x.data(), n, c);
   double s = 0;
@@ -130,8 +130,9 @@ TEST(CtrLayers, BceWithLogitsKnownAnswersStableAndGradient) {
       float g;
       bce_with_logits(&zi, &yi, 1, &g, 1.0f);
       const float zp = zi + 1e-3f, zm = zi - 1e-3f;
-      const double num = (bce_with_logits(&zp, &yi, 1, nullptr, 0) -
-                          bce_with_logits(&zm, &yi, 1, nullptr, 0)) / 2e-3;
+      const double num =
+          (bce_with_logits(&zp, &yi, 1, nullptr, 0) - bce_with_logits(&zm, &yi, 1, nullptr, 0)) /
+          2e-3;
       EXPECT_NEAR(g, num, 1e-3);
     }
 }

@@ -1,11 +1,12 @@
 // CTR metrics (eval/ctr_metrics.h): exact AUC with ties and logloss, hand-checked answers.
+#include "eval/ctr_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "eval/ctr_metrics.h"
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {

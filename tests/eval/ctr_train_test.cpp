@@ -1,6 +1,8 @@
 // CTR trainer (eval/ctr_train.h) on an in-memory planted problem: training learns (test
 // AUC close to the planted model's AUC), the record's fields, determinism, early
 // stopping, and that test labels never influence training or the checkpoint choice.
+#include "eval/ctr_train.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "eval/ctr_metrics.h"
-#include "eval/ctr_train.h"
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {
@@ -112,12 +113,32 @@ TEST(CtrTrain, RecordFieldsAndBudgetAccounting) {
   c.epochs = 1;
   c.eval_every = 5;
   auto rec = train_ctr(ds, c);
-  for (const char* f :
-       {"method", "knob", "budget_requested", "budget_actual", "budget_note", "table_bytes",
-        "optimizer_bytes", "dense_bytes", "wide_bytes", "model", "dim", "batch", "epochs",
-        "steps", "val_auc", "val_logloss", "test_auc", "test_logloss", "train_samples_per_s",
-        "latency_p50_ms", "latency_p99_ms", "seed", "threads", "build_type", "git_commit",
-        "oracle_test_auc"})
+  for (const char* f : {"method",
+                        "knob",
+                        "budget_requested",
+                        "budget_actual",
+                        "budget_note",
+                        "table_bytes",
+                        "optimizer_bytes",
+                        "dense_bytes",
+                        "wide_bytes",
+                        "model",
+                        "dim",
+                        "batch",
+                        "epochs",
+                        "steps",
+                        "val_auc",
+                        "val_logloss",
+                        "test_auc",
+                        "test_logloss",
+                        "train_samples_per_s",
+                        "latency_p50_ms",
+                        "latency_p99_ms",
+                        "seed",
+                        "threads",
+                        "build_type",
+                        "git_commit",
+                        "oracle_test_auc"})
     EXPECT_TRUE(rec.contains(f)) << f;
   EXPECT_EQ(rec["method"], "Full");
   EXPECT_EQ(rec["budget_requested"].get<double>(), 1.0);
