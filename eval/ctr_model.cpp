@@ -1,6 +1,10 @@
 #include "eval/ctr_model.h"
 
 #include <omp.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +15,13 @@
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {
+
+void flush_denormals_to_zero() {
+#if defined(__x86_64__) || defined(__SSE2__)
+  _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+  _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
 
 void CtrModelParams::validate() const {
   EC_CHECK(num_dense >= 0, kBadInput, "num_dense=" << num_dense << " must be >= 0");
@@ -72,6 +83,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
   for (int c = 0; c < chunks; ++c) {
     guard.run([&] {
+      flush_denormals_to_zero();
       const int64_t r0 = n * c / chunks, r1 = n * (c + 1) / chunks, m = r1 - r0;
       const float* dn = dense + r0 * nd;
       const float* em = emb + r0 * F * D;
@@ -106,6 +118,12 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
 }
 
 double CtrModel::train_step(const float* dense, const int32_t* cat, const float* label, int64_t n) {
+  if (!ftz_set_) {  // every pool thread (the dense update uses them all), once
+    flush_denormals_to_zero();
+#pragma omp parallel
+    flush_denormals_to_zero();
+    ftz_set_ = true;
+  }
   const double loss = run_batch(dense, cat, label, n, true);
   table_->step();
   if (wide_) wide_->step();
