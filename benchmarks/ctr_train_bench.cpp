@@ -10,11 +10,14 @@
 // is multi-threaded), all cores (OpenMP over the batch, single-threaded OpenBLAS).
 // Arguments: batch size, optimizer (0 = SGD, 2 = Adam, as the trainer's kinds).
 // Bars: >= 24,000 samples/s at batch 1024 and >= 5,000 at batch 128.
+// On a machine shared with other jobs, libgomp's default spin-waiting at the step's
+// barriers costs up to 4x (docs/PERFORMANCE.md): run with OMP_WAIT_POLICY=passive there.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <vector>
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("build_type", EMBCOMP_BUILD_TYPE);
   benchmark::AddCustomContext("git_commit", EMBCOMP_GIT_COMMIT);
   benchmark::AddCustomContext("model", "dlrm 13-512-256-64-16 / 367-512-256-1, D=16, Full");
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  benchmark::AddCustomContext("omp_wait_policy", wait ? wait : "(unset: libgomp spins)");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
