@@ -3,9 +3,12 @@
 // finite differences on tiny sizes, with and without dense features.
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <pmmintrin.h>
+#include <xmmintrin.h>
 
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "compressors/emb_full.h"
@@ -220,6 +223,41 @@ TEST(CtrModels, SameSeedSameModelAndThreadCountOnlyRoundsDifferently) {
   const auto a = run(1), b = run(1), c = run(2);
   EXPECT_EQ(a, b);
   for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(a[i], c[i], 1e-4);
+}
+
+}  // namespace
+}  // namespace embcomp::ctr
+
+namespace embcomp::ctr {
+namespace {
+
+TEST(CtrModels, TrainingStepSwitchesItsThreadToFlushDenormals) {
+  // Adam moments of weights with zero gradient decay into denormals, which made the dense
+  // update 30x slower; a training step switches its threads to FTZ/DAZ. Checked on a
+  // fresh thread whose MXCSR is first set to the default (denormals kept).
+  bool before = false, after = false;
+  std::thread t([&] {
+    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_OFF);
+    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_OFF);
+    volatile float tiny = 1e-30f;   // volatile: multiplied at run time
+    before = tiny * 1e-10f > 0.0f;  // 1e-40 is a denormal float
+    CtrModelParams p;
+    p.num_dense = 1;
+    p.num_fields = 2;
+    p.dim = 2;
+    p.bottom_mlp = {2};
+    p.top_mlp = {2};
+    TableInit ti = tiny_table({3, 3}, p.dim, 1);
+    FullTable table(ti);
+    auto m = make_ctr_model("dlrm", p, &table, nullptr, ti.optimizer);
+    const float dense[1] = {0.5f}, label[1] = {1.0f};
+    const int32_t cat[2] = {0, 4};
+    m->train_step(dense, cat, label, 1);
+    after = tiny * 1e-10f > 0.0f;
+  });
+  t.join();
+  EXPECT_TRUE(before);
+  EXPECT_FALSE(after);
 }
 
 }  // namespace
