@@ -1,5 +1,6 @@
 #include "compressors/emb_params.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "toolkit/error.h"
@@ -127,9 +128,18 @@ void DenseParams::step(const OptimizerConfig& opt) {
   ensure_state(opt, w_.size(), s1_, s2_);
   const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(t_));
   const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(t_));
-  update(opt, w_.data(), g_.data(), s1_.empty() ? nullptr : s1_.data(),
-         s2_.empty() ? nullptr : s2_.data(), static_cast<int>(w_.size()), bc1, bc2);
-  std::fill(g_.begin(), g_.end(), 0.0f);
+  // Element-wise, so blocks over threads give the same result as one pass (CTR models
+  // update ~0.5M dense weights per step: a serial pass was 5% of a DLRM step).
+  const int64_t n = size(), block = 16384;
+  float* s1 = s1_.empty() ? nullptr : s1_.data();
+  float* s2 = s2_.empty() ? nullptr : s2_.data();
+#pragma omp parallel for schedule(static) if (n > 4 * block)
+  for (int64_t b = 0; b < n; b += block) {
+    const int m = static_cast<int>(std::min(block, n - b));
+    update(opt, w_.data() + b, g_.data() + b, s1 ? s1 + b : nullptr, s2 ? s2 + b : nullptr, m,
+           bc1, bc2);
+    std::fill(g_.data() + b, g_.data() + b + m, 0.0f);
+  }
 }
 
 }  // namespace embcomp::ctr

@@ -24,4 +24,8 @@ int cmd_ctr_gen(int argc, char** argv);
 /// `embcomp ctr-data`: loads and caches a CTR source (eval/ctr_data.h) and prints its splits.
 int cmd_ctr_data(int argc, char** argv);
 
+/// `embcomp ctr-train`: trains a CTR model with compressed embedding tables and reports
+/// AUC/logloss against the table's memory (eval/ctr_train.h).
+int cmd_ctr_train(int argc, char** argv);
+
 }  // namespace embcomp

@@ -53,6 +53,7 @@ const char* kUsage =
     "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
     "  ctr-gen    synthetic Criteo-like CTR data with a planted model (read as synthetic:PATH)\n"
     "  ctr-data   load a CTR log (criteo:, avazu:, synthetic:), build its cache, print its splits\n"
+    "  ctr-train  train DLRM/DCN/WDL with a compressed embedding table: AUC vs memory\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -274,6 +275,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cmd_eval(argc - 1, argv + 1);
     if (cmd == "ctr-gen") return cmd_ctr_gen(argc - 1, argv + 1);
     if (cmd == "ctr-data") return cmd_ctr_data(argc - 1, argv + 1);
+    if (cmd == "ctr-train") return cmd_ctr_train(argc - 1, argv + 1);
     if (cmd == "_index-rss" && argc == 3) {  // hidden: used by bench --index
       std::cout << rss_growth_loading(argv[2]) << "\n";
       return 0;

@@ -1,0 +1,63 @@
+// `embcomp ctr-train` usage errors: exit 2, one line on stderr naming the problem, no
+// output file, all found before any data is read.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "test_data.h"
+
+namespace embcomp {
+namespace {
+
+struct CliResult {
+  int code = -1;
+  std::string err;
+};
+
+CliResult run(const std::string& dir, const std::string& args) {
+  const std::string cmd =
+      std::string(EMBCOMP_BINARY) + " ctr-train " + args + " >/dev/null 2>" + dir + "/stderr";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(dir + "/stderr");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+TEST(CtrTrainCli, BadUsageExitsTwoWithOneLineAndNoOutput) {
+  const std::string dir = testing::temp_dir("ctr_train_cli");
+  const std::string out = dir + "/run.jsonl";
+  const std::string data = "--data synthetic:" + dir + "/missing.bin --out " + out + " ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {data + "--method Full --budget 0.1", "Full is the uncompressed reference"},
+      {data + "--method Full@0.5", "Full is the uncompressed reference"},
+      {data + "--method Nope", "unknown table method 'Nope'"},
+      {data + "--method Full, --model dlrm", "empty entry"},
+      {data + "--model fm", "--model must be dlrm, dcn or wdl"},
+      {data + "--batch 0", "--batch 0 must be >= 1"},
+      {data + "--optimizer rmsprop", "--optimizer must be sgd, adagrad or adam"},
+      {data + "--lr -1", "--lr -1 must be > 0"},
+      {data + "--bogus", "unrecognised option"},
+      {"--data parquet:x.bin", "--data must be criteo:PATH"},
+      {"--data synthetic:x.bin --out /nonexistent-dir/run.jsonl", "does not exist"},
+      {data, "missing.bin"},  // the data source itself is bad input too
+  };
+  for (const auto& [args, want] : cases) {
+    const CliResult r = run(dir, args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out)) << args;
+  }
+  EXPECT_EQ(run(dir, "--help").code, 0);
+}
+
+}  // namespace
+}  // namespace embcomp
