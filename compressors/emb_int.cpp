@@ -44,10 +44,7 @@ RowOptimizer::RowOptimizer(int64_t rows, int width, const OptimizerConfig& opt)
 void RowOptimizer::begin_step() {
   // State is allocated on the first step (as RowParams does): a table used only for
   // inference never pays for it.
-  const size_t n = static_cast<size_t>(rows_) * width_;
-  if (opt_.kind != OptimizerConfig::Kind::kSGD && s1_.size() != n)
-    s1_.assign(n, opt_.kind == OptimizerConfig::Kind::kAdagrad ? opt_.initial_accumulator : 0.0f);
-  if (opt_.kind == OptimizerConfig::Kind::kAdam && s2_.size() != n) s2_.assign(n, 0.0f);
+  ensure_optimizer_state(opt_, static_cast<size_t>(rows_) * width_, s1_, s2_);
   ++t_;
   bc1_ = 1.0f - std::pow(opt_.beta1, static_cast<float>(t_));
   bc2_ = 1.0f - std::pow(opt_.beta2, static_cast<float>(t_));
@@ -55,29 +52,8 @@ void RowOptimizer::begin_step() {
 
 void RowOptimizer::update(int64_t r, float* w, const float* g) {
   const size_t off = static_cast<size_t>(r) * width_;
-  switch (opt_.kind) {
-    case OptimizerConfig::Kind::kSGD:
-      for (int j = 0; j < width_; ++j) w[j] -= opt_.lr * g[j];
-      break;
-    case OptimizerConfig::Kind::kAdagrad: {
-      float* a = s1_.data() + off;
-      for (int j = 0; j < width_; ++j) {
-        a[j] += g[j] * g[j];
-        w[j] -= opt_.lr * g[j] / (std::sqrt(a[j]) + opt_.eps);
-      }
-      break;
-    }
-    case OptimizerConfig::Kind::kAdam: {
-      float* m = s1_.data() + off;
-      float* v = s2_.data() + off;
-      for (int j = 0; j < width_; ++j) {
-        m[j] = opt_.beta1 * m[j] + (1 - opt_.beta1) * g[j];
-        v[j] = opt_.beta2 * v[j] + (1 - opt_.beta2) * g[j] * g[j];
-        w[j] -= opt_.lr * (m[j] / bc1_) / (std::sqrt(v[j] / bc2_) + opt_.eps);
-      }
-      break;
-    }
-  }
+  optimizer_update(opt_, w, g, s1_.empty() ? nullptr : s1_.data() + off,
+                   s2_.empty() ? nullptr : s2_.data() + off, width_, bc1_, bc2_);
 }
 
 float rounding_noise(uint64_t seed, uint64_t step, uint64_t index) {

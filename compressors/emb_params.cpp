@@ -15,8 +15,9 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// One optimizer update of n parameters w with gradient g and state s1/s2.
-inline void update(const OptimizerConfig& opt, float* w, const float* g, float* s1, float* s2,
+}  // namespace
+
+void optimizer_update(const OptimizerConfig& opt, float* w, const float* g, float* s1, float* s2,
                    int n, float bc1, float bc2) {
   switch (opt.kind) {
     case OptimizerConfig::Kind::kSGD:
@@ -38,14 +39,12 @@ inline void update(const OptimizerConfig& opt, float* w, const float* g, float* 
   }
 }
 
-void ensure_state(const OptimizerConfig& opt, size_t n, std::vector<float>& s1,
-                  std::vector<float>& s2) {
+void ensure_optimizer_state(const OptimizerConfig& opt, size_t n, std::vector<float>& s1,
+                            std::vector<float>& s2) {
   if (opt.kind != OptimizerConfig::Kind::kSGD && s1.size() != n)
     s1.assign(n, opt.kind == OptimizerConfig::Kind::kAdagrad ? opt.initial_accumulator : 0.0f);
   if (opt.kind == OptimizerConfig::Kind::kAdam && s2.size() != n) s2.assign(n, 0.0f);
 }
-
-}  // namespace
 
 float hashed_uniform(uint64_t seed, uint64_t index) {
   uint64_t h = splitmix64(seed * 0x2545F4914F6CDD1Dull ^ splitmix64(index));
@@ -83,7 +82,7 @@ const float* RowParams::grad(int64_t r) const {
 
 void RowParams::step(const OptimizerConfig& opt) {
   ++t_;
-  ensure_state(opt, w_.size(), s1_, s2_);
+  ensure_optimizer_state(opt, w_.size(), s1_, s2_);
   const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(t_));
   const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(t_));
   const int64_t m = static_cast<int64_t>(touched_.size());
@@ -93,7 +92,7 @@ void RowParams::step(const OptimizerConfig& opt) {
   for (int64_t i = 0; i < m; ++i) {
     const int64_t r = touched_[i];
     const size_t off = static_cast<size_t>(r) * width_;
-    update(opt, w_.data() + off, g_.data() + static_cast<size_t>(i) * width_,
+    optimizer_update(opt, w_.data() + off, g_.data() + static_cast<size_t>(i) * width_,
            s1 ? s1 + off : nullptr, s2 ? s2 + off : nullptr, width_, bc1, bc2);
   }
   zero_grad();
@@ -125,7 +124,7 @@ DenseParams::DenseParams(int64_t size, float init_range, uint64_t seed)
 
 void DenseParams::step(const OptimizerConfig& opt) {
   ++t_;
-  ensure_state(opt, w_.size(), s1_, s2_);
+  ensure_optimizer_state(opt, w_.size(), s1_, s2_);
   const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(t_));
   const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(t_));
   // Element-wise, so blocks over threads give the same result as one pass (CTR models
@@ -136,7 +135,7 @@ void DenseParams::step(const OptimizerConfig& opt) {
 #pragma omp parallel for schedule(static) if (n > 4 * block)
   for (int64_t b = 0; b < n; b += block) {
     const int m = static_cast<int>(std::min(block, n - b));
-    update(opt, w_.data() + b, g_.data() + b, s1 ? s1 + b : nullptr, s2 ? s2 + b : nullptr, m,
+    optimizer_update(opt, w_.data() + b, g_.data() + b, s1 ? s1 + b : nullptr, s2 ? s2 + b : nullptr, m,
            bc1, bc2);
     std::fill(g_.data() + b, g_.data() + b + m, 0.0f);
   }

@@ -76,6 +76,16 @@ class DenseParams {
   std::vector<float> w_, g_, s1_, s2_;
 };
 
+/// The one optimizer update of the CTR code: n parameters w with gradient g and state s1
+/// (Adagrad accumulator / Adam first moment) and s2 (Adam second moment); bc1, bc2 are
+/// Adam's bias corrections 1 - beta^t. Formulas in the file comment.
+void optimizer_update(const OptimizerConfig& opt, float* w, const float* g, float* s1, float* s2,
+                      int n, float bc1, float bc2);
+
+/// Allocates optimizer state for n parameters on first use (SGD: none).
+void ensure_optimizer_state(const OptimizerConfig& opt, size_t n, std::vector<float>& s1,
+                            std::vector<float>& s2);
+
 /// Deterministic uniform(-1, 1) from (seed, index): the init of every table parameter.
 float hashed_uniform(uint64_t seed, uint64_t index);
 

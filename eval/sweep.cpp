@@ -298,7 +298,7 @@ std::string method_label(const json& r) {
   return s;
 }
 
-bool is_ok(const json& r) { return r.value("status", std::string()) == "ok"; }
+bool is_ok(const json& r) { return r.is_object() && r.value("status", std::string()) == "ok"; }
 
 /// Reads DIR/results.jsonl for --resume: whole lines only (a line cut by an interrupt is
 /// dropped and the file rewritten without it).
@@ -605,6 +605,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
                                     records[same->second]["budget"].get<std::string>());
           if (!note.empty()) r["budget_note"] = note;
           r["reused_from_budget"] = records[same->second]["budget"];
+          r["point_s"] = 0.0;
           r.erase("pareto_bytes");
           r.erase("pareto_qps");
           append_line(results_path, r);
@@ -645,6 +646,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
       }
     }
     if (!role.empty()) r["role"] = role;
+    r["point_s"] = since(t0);  // wall time of this point: build, search, latency
     measured_s += since(t0);
     ++measured;
     append_line(results_path, r);
@@ -813,6 +815,8 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   }
 
   const double run_s = since(t_start);
+  double total_point_s = 0;
+  for (const auto& r : records) total_point_s += r.value("point_s", 0.0);
   std::ostringstream md;
   md << "# embcomp sweep: " << ds.name << "\n\n"
      << "- data: " << n << " x " << d << " (" << metric_name(ds.metric) << "), "
@@ -824,7 +828,9 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
      << " B)\n"
      << "- run time: " << fmt(run_s, 1) << " s for this invocation (" << measured
      << " points measured, " << fmt(measured_s, 1) << " s), " << omp_get_max_threads()
-     << " threads, " << EMBCOMP_BUILD_TYPE << " build, commit " << EMBCOMP_GIT_COMMIT << "\n"
+     << " threads, " << EMBCOMP_BUILD_TYPE << " build, commit " << EMBCOMP_GIT_COMMIT
+     << "; all points of this directory took " << fmt(total_point_s, 1)
+     << " s to measure (over every invocation)\n"
      << "- failed candidates: " << failures << "\n\n";
   md << "## Recommendation\n\n"
      << "| budget | method | knob | bytes | ratio | val " << q.name << " | test " << q.name

@@ -252,6 +252,18 @@ TEST_F(SweepCli, DrawsBothPlotsAsPng) {
             std::string::npos);
 }
 
+TEST_F(SweepCli, WithoutFaissFamiliesThereIsNoFaissOnlyPick) {
+  const std::string out = dir_ + "/sw";
+  CliResult r = run(dir_, "sweep " + data_ + " --budgets 8x --families SVD,Binary --latency-queries 2 " +
+                              "--no-plots --quiet --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json rec = json::parse(slurp(out + "/recommendation.json"));
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_FALSE(rec[0]["method"].is_null());
+  EXPECT_FALSE(rec[0].contains("faiss_only"));
+  EXPECT_NE(slurp(out + "/report.md").find("(none fits)"), std::string::npos);
+}
+
 TEST_F(SweepCli, BadInputExitsTwoWithOneLine) {
   const std::string out = dir_ + "/sw";
   ASSERT_EQ(run(dir_, sweep(out, "--quiet")).code, 0);
