@@ -28,6 +28,10 @@ PcaTransform::PcaTransform(size_t d_in, PcaParams params) : params_(params) {
 void PcaTransform::train(MatrixView<float> x) {
   check_train_input(spec(), x, d_in(), min_train_rows());
   pca_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
+  // The full d x d eigenvector matrix is only needed to derive A during training: keeping
+  // it would make memory and saved indexes larger than model_bytes() says.
+  pca_.PCAMat.clear();
+  pca_.PCAMat.shrink_to_fit();
 }
 
 void PcaTransform::apply(MatrixView<float> x, float* xt) const {

@@ -222,7 +222,8 @@ TEST(OwnIndex, PredictedMemoryAgreesWithFileAndRss) {
   FloatMatrix base = testing::low_rank(20000, 256, 8, 0.05f, 9);
   const std::string dir = testing::temp_dir("own_mem3");
   for (auto [method, structure] : {std::pair{"BF16", "IVF64"}, std::pair{"INT8", "Flat"},
-                                   std::pair{"Binary", "IVF64"}, std::pair{"SVD@0.1", "IVF64"}}) {
+                                   std::pair{"Binary", "IVF64"}, std::pair{"SVD@0.1", "IVF64"},
+                                   std::pair{"PCA128,BF16", "Flat"}}) {
     OwnIndex idx = OwnIndex::build(base.view(), Metric::kL2, method, structure, 5, false);
     const std::string file = dir + "/x.idx";
     idx.save(file);
