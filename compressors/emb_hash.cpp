@@ -6,19 +6,9 @@
 #include "compressors/budget.h"
 #include "compressors/emb_full.h"
 #include "toolkit/error.h"
+#include "toolkit/hash.h"
 
 namespace embcomp::ctr {
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 UniversalHash UniversalHash::from_seed(uint64_t seed) {
   UniversalHash h;
   uint64_t s = splitmix64(seed ^ 0x6A09E667F3BCC909ull);

@@ -7,19 +7,9 @@
 #include "compressors/emb_full.h"
 #include "compressors/emb_params.h"
 #include "toolkit/error.h"
+#include "toolkit/hash.h"
 
 namespace embcomp::ctr {
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 void SparseRowGrad::accumulate(int64_t r, const float* g) {
   int32_t s = slot_[r];
   if (s < 0) {

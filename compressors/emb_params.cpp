@@ -4,19 +4,9 @@
 #include <cmath>
 
 #include "toolkit/error.h"
+#include "toolkit/hash.h"
 
 namespace embcomp::ctr {
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 void optimizer_update(const OptimizerConfig& opt, float* w, const float* g, float* s1, float* s2,
                    int n, float bc1, float bc2) {
   switch (opt.kind) {

@@ -5,21 +5,11 @@
 #include <cmath>
 
 #include "compressors/budget.h"
+#include "toolkit/hash.h"
 #include "toolkit/registry.h"
 #include "toolkit/serialize.h"
 
 namespace embcomp {
-
-namespace {
-/// splitmix64: a counter-based hash, so each value's rounding noise is fixed by its
-/// position and the seed.
-uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-}  // namespace
 
 void GqParams::validate() const {
   EC_CHECK(bits == 8 || bits == 16, kBadInput, "GQ: bits=" << bits << " is not 8 or 16");
