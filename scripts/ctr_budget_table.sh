@@ -4,8 +4,10 @@
 # reach (DLRM, D=16, batch 1024, one epoch, Adam); an unreachable budget is listed as such.
 #
 # Usage: scripts/ctr_budget_table.sh [OUT_DIR]
-# Env:   ROWS (default 1000000), SCALE (default 100), BUDGETS (default "0.5 0.1 0.01"),
-#        DHE_ROWS (default 200000: DHE's MLP costs about its bytes/4 flops per distinct id)
+# Env:   DATA (a source such as criteo:train.txt or avazu:train.csv; default: synthetic data
+#        generated here), ROWS (default 1000000), SCALE (default 100), BUDGETS (default
+#        "0.5 0.1 0.01"), DHE_ROWS (default 200000: DHE's MLP costs about its bytes/4 flops
+#        per distinct id)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-ctr-budget}"
@@ -15,15 +17,20 @@ budgets="${BUDGETS:-0.5 0.1 0.01}"
 dhe_rows="${DHE_ROWS:-200000}"
 bin=build/embcomp
 mkdir -p "$out"
-data="$out/synthetic-${rows}-s${scale}.bin"
-[ -f "$data" ] || "$bin" ctr-gen --like criteo --rows "$rows" --scale "$scale" --seed 1 --out "$data" || exit 1
+if [ -n "${DATA:-}" ]; then
+  source="$DATA"
+else
+  data="$out/synthetic-${rows}-s${scale}.bin"
+  [ -f "$data" ] || "$bin" ctr-gen --like criteo --rows "$rows" --scale "$scale" --seed 1 --out "$data" || exit 1
+  source="synthetic:$data"
+fi
 
 train() {  # name spec extra-args...
   local name="$1" spec="$2"; shift 2
   local rec="$out/$name.jsonl"
   [ -s "$rec" ] && return 0
   echo "== $spec" >&2
-  if ! "$bin" ctr-train --data "synthetic:$data" --model dlrm --method "$spec" --dim 16 --batch 1024 \
+  if ! "$bin" ctr-train --data "$source" --model dlrm --method "$spec" --dim 16 --batch 1024 \
       --epochs 1 --eval-every 200 --quiet --out "$rec" "$@" 2>"$out/$name.err"; then
     printf '{"spec":"%s","error":%s}\n' "$spec" \
       "$(/usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))' <"$out/$name.err")" >"$rec"
@@ -52,6 +59,7 @@ for r in rows:
         print(f"| {r['spec']} | | | | | | | | {r['error'].splitlines()[-1] if r['error'] else 'failed'} |")
         continue
     print(f"| {r['spec']} | {r.get('knob','')} | {r['budget_actual']:.4f} | {r['val_auc']:.4f} | {r['test_auc']:.4f} | "
-          f"{r.get('oracle_test_auc', float('nan')):.4f} | {r['test_logloss']:.4f} | {r['train_samples_per_s']:.0f} | "
+          f"{format(r['oracle_test_auc'], '.4f') if 'oracle_test_auc' in r else ''} | {r['test_logloss']:.4f} | "
+          f"{r['train_samples_per_s']:.0f} | "
           f"{r.get('budget_note') or ''} |")
 PY
