@@ -1,5 +1,9 @@
 #include "compressors/codec.h"
 
+#include <faiss/VectorTransform.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
 #include <cmath>
 
 #include "toolkit/error.h"
@@ -45,6 +49,23 @@ void Codec::save(BinaryWriter&) const {
 }
 void Codec::load(BinaryReader&) {
   EC_THROW(kBadInput, "method " << spec() << " cannot be loaded from an index yet");
+}
+
+void save_faiss_transform(BinaryWriter& w, const faiss::VectorTransform& t) {
+  faiss::VectorIOWriter blob;
+  faiss::write_VectorTransform(&t, &blob);
+  w.put_vector(blob.data);
+}
+
+std::unique_ptr<faiss::VectorTransform> load_faiss_transform(BinaryReader& r,
+                                                             const std::string& what) {
+  faiss::VectorIOReader blob;
+  blob.data = r.get_vector<uint8_t>();
+  try {
+    return std::unique_ptr<faiss::VectorTransform>(faiss::read_VectorTransform(&blob));
+  } catch (const std::exception& e) {
+    EC_THROW(kBadInput, r.what() << ": corrupt " << what << " model: " << e.what());
+  }
 }
 
 }  // namespace embcomp

@@ -17,10 +17,20 @@
 
 #include "toolkit/matrix.h"
 
+namespace faiss {
+struct VectorTransform;
+}
+
 namespace embcomp {
 
 class BinaryWriter;
 class BinaryReader;
+
+/// A FAISS VectorTransform (PCA, OPQ) saved with FAISS's own serialization, as one byte
+/// vector of an embcomp file; load throws kBadInput naming `what` for a corrupt blob.
+void save_faiss_transform(BinaryWriter& w, const faiss::VectorTransform& t);
+std::unique_ptr<faiss::VectorTransform> load_faiss_transform(BinaryReader& r,
+                                                             const std::string& what);
 
 /// How a codec's codes are searched in `embcomp bench`: fp32 query against the decoded
 /// rows, or Hamming distance between the query's own code and the row codes.

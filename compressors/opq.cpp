@@ -128,20 +128,11 @@ Registrar reg{{
 /// FAISS's own VectorTransform serialization, stored as one byte vector.
 void OpqTransform::save(BinaryWriter& w) const {
   EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
-  faiss::VectorIOWriter blob;
-  faiss::write_VectorTransform(&opq_, &blob);
-  w.put_vector(blob.data);
+  save_faiss_transform(w, opq_);
 }
 
 void OpqTransform::load(BinaryReader& r) {
-  faiss::VectorIOReader blob;
-  blob.data = r.get_vector<uint8_t>();
-  std::unique_ptr<faiss::VectorTransform> vt;
-  try {
-    vt.reset(faiss::read_VectorTransform(&blob));
-  } catch (const std::exception& e) {
-    EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
-  }
+  std::unique_ptr<faiss::VectorTransform> vt = load_faiss_transform(r, spec());
   // FAISS writes an OPQMatrix as its LinearTransform part (the rotation A and bias b).
   auto* t = dynamic_cast<faiss::LinearTransform*>(vt.get());
   EC_CHECK(t && t->d_in == opq_.d_in && t->d_out == opq_.d_out && t->A.size() == size_t(t->d_in) * t->d_out,

@@ -124,20 +124,11 @@ Registrar reg{{
 /// FAISS's own VectorTransform serialization, stored as one byte vector.
 void PcaTransform::save(BinaryWriter& w) const {
   EC_CHECK(is_trained(), kRuntime, spec() << ": save before train");
-  faiss::VectorIOWriter blob;
-  faiss::write_VectorTransform(&pca_, &blob);
-  w.put_vector(blob.data);
+  save_faiss_transform(w, pca_);
 }
 
 void PcaTransform::load(BinaryReader& r) {
-  faiss::VectorIOReader blob;
-  blob.data = r.get_vector<uint8_t>();
-  std::unique_ptr<faiss::VectorTransform> vt;
-  try {
-    vt.reset(faiss::read_VectorTransform(&blob));
-  } catch (const std::exception& e) {
-    EC_THROW(kBadInput, r.what() << ": corrupt " << spec() << " model: " << e.what());
-  }
+  std::unique_ptr<faiss::VectorTransform> vt = load_faiss_transform(r, spec());
   auto* t = dynamic_cast<faiss::PCAMatrix*>(vt.get());
   EC_CHECK(t && t->d_in == pca_.d_in && t->d_out == pca_.d_out && t->is_trained, kBadInput,
            r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
