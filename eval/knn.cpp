@@ -133,6 +133,15 @@ KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, 
     EC_CHECK(k >= 1 && k <= table.n(), kBadInput,
              "k=" << k << " must be in [1, n=" << table.n() << "]");
     const size_t cs = codec->code_size();
+    if (metric == Metric::kL2) {
+      // For L2 the +-1 rows would rank by <q, sign pattern>, which on non-negative data
+      // (SIFT) favours rows with many set bits: rank by L2 to the decoded rows (each
+      // dimension at its least-squares level) instead.
+      return blocked_decoded_search(table.n(), table.d(), queries, k, Metric::kL2, block_rows,
+                                    [&](size_t start, size_t nb, float* out) {
+                                      codec->decode(table.codes() + start * cs, nb, out);
+                                    });
+    }
     return blocked_decoded_search(table.n(), table.d(), queries, k, Metric::kIP, block_rows,
                                   [&](size_t start, size_t nb, float* out) {
                                     codec->decode_for_scan(table.codes() + start * cs, nb, out);

@@ -41,8 +41,9 @@ KnnResult search_codes(const Codec& codec, const uint8_t* codes, size_t n,
 
 /// The same for any compressed table: Hamming search when the table holds binary codec
 /// codes, otherwise fp32 queries against rows decoded block by block (decode_range).
-/// With asymmetric, binary codes are scanned with the float query against
-/// Codec::decode_for_scan rows by inner product (the first stage of a two-stage search).
+/// With asymmetric, binary codes are scanned with the float query (the first stage of a
+/// two-stage search): against Codec::decode_for_scan rows (+-1) by inner product for IP
+/// and angular data, against the decoded rows (least-squares levels) by L2 for L2 data.
 KnnResult search_table(const TableCompressor& table, MatrixView<float> queries, size_t k,
                        Metric metric, size_t block_rows = 65536, bool asymmetric = false);
 

@@ -359,10 +359,12 @@ KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric)
   out.scores.assign(queries.n * k, 0.0f);
   const ScanMetric sm = metric == Metric::kL2 ? ScanMetric::kL2 : ScanMetric::kInnerProduct;
   // Candidates are ranked by key, larger is better: IP, -L2 or -Hamming.
-  // Hamming distance and squared L2 are negated into keys, and back on output; the
-  // asymmetric binary scan is an inner product whatever the metric (as in search_table).
-  const bool negate = (hamming && !asymmetric) || (metric == Metric::kL2 && !(hamming && asymmetric));
-  const bool sign_scan = hamming && asymmetric && dynamic_cast<const BinaryCodec*>(codec);
+  // Hamming distance and squared L2 are negated into keys, and back on output. The
+  // asymmetric binary scan is an inner product with +-1 rows for IP/angular data and L2 to
+  // the decoded rows for L2 data (as in search_table).
+  const bool negate = (hamming && !asymmetric) || metric == Metric::kL2;
+  const bool sign_scan = hamming && asymmetric && metric != Metric::kL2 &&
+                         dynamic_cast<const BinaryCodec*>(codec);
   OmpExceptionGuard guard;
 #pragma omp parallel
   {
@@ -404,7 +406,11 @@ KnnResult OwnIndex::search(MatrixView<float> queries, size_t k, bool asymmetric)
             } else if (sign_scan) {  // asymmetric binary: +-1 rows, by table
               for (size_t i = 0; i < cnt; ++i)
                 cand.emplace_back(sign_lut.score(&gathered[i * cs], cs), lid[i]);
-            } else {  // asymmetric, binary codes behind transforms: decoded rows, IP
+            } else if (metric == Metric::kL2) {  // asymmetric binary, L2: decoded rows
+              rows.resize(cnt * dim);
+              codec->decode(gathered.data(), cnt, rows.data());
+              for (size_t i = 0; i < cnt; ++i) cand.emplace_back(-l2sq8(x, &rows[i * dim], dim), lid[i]);
+            } else {  // asymmetric, binary codes behind transforms: +-1 rows, IP
               rows.resize(cnt * dim);
               codec->decode_for_scan(gathered.data(), cnt, rows.data());
               for (size_t i = 0; i < cnt; ++i) cand.emplace_back(dot8(x, &rows[i * dim], dim), lid[i]);

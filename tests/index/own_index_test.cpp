@@ -108,6 +108,26 @@ TEST(OwnIndex, IvfProbingEveryListEqualsFlat) {
   }
 }
 
+TEST(OwnIndex, AsymmetricBinaryIvfEqualsFlatForBothMetrics) {
+  // The first stage of a two-stage search: +-1 rows by inner product for IP data, L2 to
+  // the decoded rows for L2 data, the same in the flat scan and in the probed lists.
+  FloatMatrix base = testing::low_rank(1000, kD, 6, 0.05f, 3);
+  FloatMatrix queries = testing::low_rank(30, kD, 6, 0.05f, 4);
+  for (Metric metric : {Metric::kIP, Metric::kL2}) {
+    OwnIndex flat = OwnIndex::build(base.view(), metric, "Binary-median", "Flat", 5, false);
+    OwnIndex ivf = OwnIndex::build(base.view(), metric, "Binary-median", "IVF16", 5, false);
+    ivf.set_params("nprobe=16");
+    const KnnResult a = flat.search(queries.view(), 20, /*asymmetric=*/true);
+    const KnnResult b = ivf.search(queries.view(), 20, /*asymmetric=*/true);
+    size_t same = 0;
+    for (size_t i = 0; i < a.ids.size(); ++i) same += a.ids[i] == b.ids[i];
+    EXPECT_GE(double(same) / double(a.ids.size()), 0.95) << metric_name(metric);
+    if (metric == Metric::kL2) {  // scores are squared L2 distances, ascending
+      for (size_t q = 0; q < b.nq; ++q) EXPECT_LE(b.scores[q * 20], b.scores[q * 20 + 19]);
+    }
+  }
+}
+
 TEST(OwnIndex, KindIsChosenByWhatFaissHas) {
   EXPECT_EQ(choose_index_kind("SQ8", "IVF256"), IndexKind::kFaiss);
   EXPECT_EQ(choose_index_kind("BF16", "IVF256"), IndexKind::kOwn);

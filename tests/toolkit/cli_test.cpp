@@ -233,6 +233,19 @@ TEST(Cli, BinaryWithRerankReachesTheBar) {
   EXPECT_EQ(rec["disk_bytes"], 30000 * 100 * 4);
 }
 
+// On L2 data (SIFT, non-negative) the binary first stage ranks by L2 to the decoded
+// rows: Binary-median re-scored from 10x candidates measured 0.72 (0.43 when it ranked by
+// the inner product with +-1 rows, which favours rows with many set bits).
+TEST(Cli, BinaryMedianWithRerankOnL2Data) {
+  const std::string dir = testing::temp_dir("cli_rerank_l2");
+  CliRun r = run(dir, "bench --data sift-5k --methods Binary-median --rerank Flat --rerank-factor 10 "
+                      "--format jsonl --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rec = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_GE(rec["recall_at_k"].get<double>(), 0.65);
+  EXPECT_GE(rec["first_stage_recall_at_k"].get<double>(), 0.2);
+}
+
 TEST(Cli, SameSeedSameRecords) {
   const std::string dir = testing::temp_dir("cli_seed");
   auto quality = [&](const std::string& out) {
