@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "compressors/emb_table.h"
-#include "tests/compressors/ctr_table_test_util.h"
+#include "compressors/emb_table_testing.h"
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {

@@ -1,5 +1,5 @@
-// Shared helpers for the CTR table tests of Hash, QR, ROBE, AdaEmbed, INT8/INT16, ALPT:
-// a Criteo-like field layout, the budget-honesty check and the exact-memory check.
+// Shared helpers of the CTR table tests: Criteo-like field layouts, the budget-honesty
+// check, the exact-memory check (bytes == sum of buffers) and the numerical-gradient loss.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "compressors/emb_params.h"
 #include "compressors/emb_table.h"
 
 namespace embcomp::ctr::testing {
@@ -28,8 +29,11 @@ inline TableInit small_layout(int64_t rows, int dim, int fields = 2, float lr = 
 
 /// Criteo Kaggle's 26 field cardinalities divided by scale (at least 1 each): scale 30
 /// gives ~1.1M rows. counts: Zipf(1.05) per field over a seeded permutation of its ids,
-/// like the skew of real logs (hot ids scattered over the id range).
-inline TableInit criteo_like_layout(int scale, int dim, bool with_counts) {
+/// like the skew of real logs (hot ids scattered over the id range); with hot_ids_first,
+/// row v of a field is seen about 1e6 / (v + 1) times instead (ids in frequency order, as
+/// eval/ctr_data.cpp numbers vocabularies).
+inline TableInit criteo_like_layout(int64_t scale, int dim, bool with_counts,
+                                    bool hot_ids_first = false) {
   static const int64_t kCriteo[26] = {1460,  583,     10131227, 2202608, 305,     24,   12517,
                                       633,   3,       93145,    5683,    8351593, 3194, 27,
                                       14992, 5461306, 10,       5652,    2173,    4,    7046547,
@@ -48,13 +52,20 @@ inline TableInit criteo_like_layout(int scale, int dim, bool with_counts) {
       int64_t stride = 7919 % n;
       while (n > 1 && std::gcd(stride, n) != 1) ++stride;
       for (int64_t v = 0; v < n; ++v) {
-        const int64_t rank = n > 1 ? (v * stride) % n : 0;
         init.counts[init.field_offsets[f] + v] =
-            static_cast<uint32_t>(1e6 / std::pow(1.0 + rank, 1.05));
+            hot_ids_first ? static_cast<uint32_t>(1000000 / (v + 1))
+                          : static_cast<uint32_t>(1e6 / std::pow(1.0 + (n > 1 ? (v * stride) % n : 0), 1.05));
       }
     }
   }
   init.seed = 7;
+  return init;
+}
+
+/// The layout of the TT, DHE and MDE tests: hot ids first, seed 1.
+inline TableInit criteo_like_init(int64_t scale, int dim, bool with_counts = false) {
+  TableInit init = criteo_like_layout(scale, dim, with_counts, /*hot_ids_first=*/true);
+  init.seed = 1;
   return init;
 }
 
@@ -93,5 +104,33 @@ inline double dot_lookup(EmbeddingTable& t, const std::vector<int64_t>& ids,
   for (size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
   return s;
 }
+
+/// The same scalar under the name the numerical-gradient checks use.
+inline double weighted_sum(EmbeddingTable& t, const std::vector<int64_t>& ids,
+                           const std::vector<float>& weight) {
+  return dot_lookup(t, ids, weight);
+}
+
+/// Central finite difference of weighted_sum with respect to *param.
+inline double numeric_grad(EmbeddingTable& t, float* param, const std::vector<int64_t>& ids,
+                           const std::vector<float>& weight, float h) {
+  const float saved = *param;
+  *param = saved + h;
+  const double up = weighted_sum(t, ids, weight);
+  *param = saved - h;
+  const double down = weighted_sum(t, ids, weight);
+  *param = saved;
+  return (up - down) / (2.0 * double(h));
+}
+
+/// uniform(-1, 1) weights for the numerical-gradient loss.
+inline std::vector<float> random_weights(size_t n, uint64_t seed) {
+  std::vector<float> w(n);
+  for (size_t i = 0; i < n; ++i) w[i] = hashed_uniform(seed, i);
+  return w;
+}
+
+/// bytes() equals the sum of buffers() sizes (the memory contract).
+inline void expect_buffers_sum_to_bytes(EmbeddingTable& t) { EXPECT_EQ(buffers_total(t), t.bytes()); }
 
 }  // namespace embcomp::ctr::testing
