@@ -107,6 +107,27 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
 }
 
+/// Sets "quality" and "retention" of a measured record from the metric q; false when the
+/// record lacks it. Records keep every metric, so a resumed sweep may change --quality.
+bool set_quality(json& r, const Quality& q) {
+  if (!r.contains(q.key)) return false;
+  r["quality"] = r[q.key];
+  r.erase("retention");
+  if (q.recall) {
+    r["retention"] = r[q.key];  // exact search has recall 1
+  } else if (r.contains(q.key + "_retention")) {
+    r["retention"] = r[q.key + "_retention"];
+  }
+  r["quality_metric"] = q.name;
+  return true;
+}
+
+/// Restores the OpenMP thread count when it leaves scope (also when an exception does).
+struct OmpThreadsGuard {
+  int saved = omp_get_max_threads();
+  ~OmpThreadsGuard() { omp_set_num_threads(saved); }
+};
+
 /// The rows and exact-search baselines of one query split.
 struct Split {
   std::string name;  // "val" | "test"
@@ -167,7 +188,7 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
   // Latency: queries one at a time on one thread, after one warm-up query.
   std::vector<double> lat_ms;
   {
-    const int threads = omp_get_max_threads();
+    OmpThreadsGuard restore;
     omp_set_num_threads(1);
     const size_t nl = std::min(opt.latency_queries, ds.queries.n);
     for (size_t i = 0; i <= nl; ++i) {
@@ -177,7 +198,6 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
       search(one, q.k);
       if (i > 0) lat_ms.push_back(1000.0 * since(t1));
     }
-    omp_set_num_threads(threads);
   }
 
   const size_t total = table->total_bytes() + (fine ? fine->total_bytes() : 0);
@@ -208,18 +228,15 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
   if (ds.qrels) {
     for (const auto& [key, v] : retrieval_metrics(ds, found)) {
       if (key == "retrieval_queries") continue;
-      r[key] = v;
+      // Judged recall is stored apart when the exact-search recall has the same name
+      // (--quality recall@100 on a dataset with qrels).
+      const std::string out_key = r.contains(key) ? "judged_" + key : key;
+      r[out_key] = v;
       auto b = split.baseline.find(key);
-      if (b != split.baseline.end() && b->second > 0) r[key + "_retention"] = v / b->second;
+      if (b != split.baseline.end() && b->second > 0) r[out_key + "_retention"] = v / b->second;
     }
   }
-  EC_CHECK(r.contains(q.key), kRuntime, "the sweep could not compute " << q.name);
-  r["quality"] = r[q.key];
-  if (q.recall) {
-    r["retention"] = r[q.key];  // exact search has recall 1
-  } else if (r.contains(q.key + "_retention")) {
-    r["retention"] = r[q.key + "_retention"];
-  }
+  EC_CHECK(set_quality(r, q), kRuntime, "the sweep could not compute " << q.name);
   r["qps"] = double(ds.queries.n) / std::max(batch_s, 1e-9);
   r["latency_p50_ms"] = percentile(lat_ms, 0.5);
   r["latency_p95_ms"] = percentile(lat_ms, 0.95);
@@ -506,6 +523,9 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
           keep.push_back(c);
       cands = std::move(keep);
     }
+    EC_CHECK(!cands.empty(), kUsage,
+             "no candidate of --families " << (opt.families.empty() ? "(all)" : "as given")
+                                           << " fits the budget " << b);
     total_points += cands.size();
     plan.emplace_back(b, std::move(cands));
   }
@@ -535,7 +555,14 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
                               << (old.contains(k) ? old[k].dump() : "?") << ", this one has "
                               << v.dump() << "; use another --out");
     }
-    records = read_results(results_path);
+    // Failed points are measured again; the others take this run's quality metric.
+    for (auto& r : read_results(results_path)) {
+      if (r.value("status", "") == "failed") continue;
+      if (is_ok(r)) EC_CHECK(set_quality(r, q), kBadInput,
+                             results_path << ": a record lacks " << q.key << " for --quality "
+                                          << q.name);
+      records.push_back(std::move(r));
+    }
   } else {
     std::ifstream probe(results_path);
     EC_CHECK(!probe, kUsage,
@@ -659,6 +686,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   json recommendation = json::array();
   struct Row {
     std::string budget;
+    std::string note;  // why nothing is recommended
     json best, latency, faiss;
     json best_test, latency_test, faiss_test;
   };
@@ -671,10 +699,19 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
     row.budget = budget;
     // Copies, not pointers into records: the test measurements append to it.
     std::vector<json> vals;
+    size_t failed = 0, unreachable = 0, over = 0;
     for (const auto& c : cands) {
       const json r = records[done.at({budget, c.key() + "@val"})];
       if (is_ok(r) && r["within_budget"].get<bool>()) vals.push_back(r);
+      const std::string status = r.value("status", "");
+      failed += status == "failed";
+      unreachable += status == "unreachable";
+      over += is_ok(r) && !r["within_budget"].get<bool>();
     }
+    std::ostringstream none;
+    none << "none of the " << cands.size() << " candidates is usable: " << failed << " failed, "
+         << unreachable << " cannot meet the budget, " << over << " ended over it";
+    row.note = none.str();
     std::optional<json> best_v, lat_v, faiss_v;
     for (const auto& r : vals) {
       if (!best_v || better(r, *best_v)) best_v = r;
@@ -741,7 +778,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
       for (auto& [k, v] : s.items()) o[k] = v;
     } else {
       o["method"] = nullptr;
-      o["note"] = "no candidate fits this budget";
+      o["note"] = row.note;
     }
     if (opt.max_latency_ms > 0)
       o["latency_choice"] = lat ? summary(row.latency, row.latency_test) : json();
@@ -840,7 +877,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
      << "---|---|---|\n";
   for (const auto& row : rows) {
     if (row.best.is_null()) {
-      md << "| " << row.budget << " | (nothing fits) |||||||" << (ds.qrels ? "|" : "") << "|||\n";
+      md << "| " << row.budget << " | (" << row.note << ") |||||||" << (ds.qrels ? "|" : "") << "|||\n";
       continue;
     }
     const json& t = row.best_test;

@@ -142,10 +142,14 @@ int cmd_ctr_train(int argc, char** argv) {
     auto rec = ctr::train_ctr(ds, cfg);
     rec["skipped_rows"] = ds.skipped_rows;
     text += rec.dump() + "\n";
-    // Rewritten whole after each method: a long sweep keeps the finished records.
-    if (!out.empty()) write_text_file(out, text);
+    // Each record is kept as soon as its method finishes (--out is rewritten whole), so a
+    // later method that fails does not lose the finished ones.
+    if (!out.empty()) {
+      write_text_file(out, text);
+    } else {
+      std::cout << rec.dump() << "\n" << std::flush;
+    }
   }
-  if (out.empty()) std::cout << text << std::flush;
   return 0;
 }
 

@@ -81,7 +81,12 @@ int cmd_sweep(int argc, char** argv) {
   if (threads > 0) omp_set_num_threads(threads);
   opt.budgets = split_list(budgets);
   EC_CHECK(!opt.budgets.empty(), kUsage, "--budgets is empty");
-  for (const auto& b : opt.budgets) parse_budget("--budgets " + b, b);
+  for (size_t i = 0; i < opt.budgets.size(); ++i) {
+    parse_budget("--budgets " + opt.budgets[i], opt.budgets[i]);
+    for (size_t j = 0; j < i; ++j)
+      EC_CHECK(opt.budgets[j] != opt.budgets[i], kUsage,
+               "--budgets lists " << opt.budgets[i] << " twice");
+  }
   opt.families = split_list(families);
   if (!vm.count("no-plots")) opt.plot_script = std::string(EMBCOMP_SCRIPTS_DIR) + "/plot_sweep.py";
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";

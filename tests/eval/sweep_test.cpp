@@ -264,6 +264,34 @@ TEST_F(SweepCli, WithoutFaissFamiliesThereIsNoFaissOnlyPick) {
   EXPECT_NE(slurp(out + "/report.md").find("(none fits)"), std::string::npos);
 }
 
+TEST(SweepCliQrels, ResumeMayChangeTheQualityMetric) {
+  // cacm-glove has qrels: recall@100 against exact search and judged recall@100 are two
+  // different numbers under two names; a resumed sweep recommends by its own --quality.
+  const std::string dir = testing::temp_dir("sweep_qrels");
+  const std::string out = dir + "/sw";
+  const std::string base = "sweep --data cacm-glove --budgets 8x --families SQ,PQ,SVD --latency-queries 2 "
+                           "--no-plots --quiet --out " + out;
+  CliResult r = run(dir, base + " --quality recall@100");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& rec : read_jsonl(out + "/results.jsonl")) {
+    if (rec["status"] != "ok") continue;
+    EXPECT_TRUE(rec.contains("recall_at_100") && rec.contains("judged_recall_at_100")) << rec.dump();
+    EXPECT_EQ(rec["quality"], rec["recall_at_100"]);
+  }
+  r = run(dir, base + " --quality ndcg@10 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json rec = json::parse(slurp(out + "/recommendation.json"));
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_EQ(rec[0]["quality_metric"], "ndcg@10");
+  double best = -1;
+  for (const auto& x : read_jsonl(out + "/results.jsonl"))
+    if (x["split"] == "val" && x["status"] == "ok" && x["within_budget"].get<bool>()) {
+      EXPECT_EQ(x["quality"], x["ndcg_at_10"]);
+      best = std::max(best, x["ndcg_at_10"].get<double>());
+    }
+  EXPECT_EQ(rec[0]["val_quality"].get<double>(), best);
+}
+
 TEST_F(SweepCli, BadInputExitsTwoWithOneLine) {
   const std::string out = dir_ + "/sw";
   ASSERT_EQ(run(dir_, sweep(out, "--quiet")).code, 0);
@@ -277,6 +305,8 @@ TEST_F(SweepCli, BadInputExitsTwoWithOneLine) {
       {"sweep " + data_ + " --quality ndcg@10 --out " + dir_ + "/c", "relevance judgments"},
       {"sweep " + data_ + " --quality top@3 --out " + dir_ + "/d", "--quality"},
       {"sweep " + data_, "--out DIR is required"},
+      {"sweep " + data_ + " --budgets 8x,4x,8x --out " + dir_ + "/e", "twice"},
+      {"sweep " + data_ + " --budgets 2x,8x --families FP16 --out " + dir_ + "/f", "fits the budget 8x"},
       {"sweep " + data_ + " --seed 9 --resume --out " + out, "seed"},
   };
   for (const auto& c : cases) {
