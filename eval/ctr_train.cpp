@@ -13,6 +13,7 @@
 #include "compressors/budget.h"
 #include "eval/ctr_metrics.h"
 #include "toolkit/error.h"
+#include "toolkit/stats.h"
 
 namespace embcomp::ctr {
 namespace {
@@ -73,13 +74,6 @@ std::vector<float> predict_split(CtrModel& m, const CtrSplit& s, int num_dense, 
 
 Eval evaluate(const std::vector<float>& z, const CtrSplit& s) {
   return {auc(z.data(), s.label.data(), s.n), logloss_from_logits(z.data(), s.label.data(), s.n)};
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
-  return v[i];
 }
 
 void check_split(const CtrDataset& ds, const CtrSplit& s, const char* name) {

@@ -17,19 +17,13 @@
 #include "index/faiss_memory.h"
 #include "index/own_index.h"
 #include "toolkit/error.h"
+#include "toolkit/stats.h"
 
 namespace embcomp {
 
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())));
-  return v[i];
-}
 
 /// RSS growth of a fresh `embcomp _index-rss FILE` process, or -1 when unavailable.
 long long child_rss_growth(const std::string& binary, const std::string& file) {
@@ -146,9 +140,9 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
     r["k"] = k;
     r["recall_at_k"] = recall;
     r["qps"] = qps;
-    r["latency_p50_ms"] = percentile(lat, 50);
-    r["latency_p95_ms"] = percentile(lat, 95);
-    r["latency_p99_ms"] = percentile(lat, 99);
+    r["latency_p50_ms"] = percentile(lat, 0.50);
+    r["latency_p95_ms"] = percentile(lat, 0.95);
+    r["latency_p99_ms"] = percentile(lat, 0.99);
     r["train_s"] = built.meta["train_s"];
     r["add_s"] = built.meta["add_s"];
     r["predicted_bytes"] = predicted;

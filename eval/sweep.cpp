@@ -28,6 +28,7 @@
 #include "toolkit/cli.h"
 #include "toolkit/error.h"
 #include "toolkit/registry.h"
+#include "toolkit/stats.h"
 
 namespace embcomp {
 
@@ -97,14 +98,6 @@ std::string fmt_seconds(double s) {
   if (t >= 60) os << (t % 3600) / 60 << "m";
   os << t % 60 << "s";
   return os.str();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = p * double(v.size() - 1);
-  const size_t lo = size_t(pos), hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
 }
 
 /// Sets "quality" and "retention" of a measured record from the metric q; false when the
