@@ -12,6 +12,7 @@
 #include "eval/metrics.h"
 #include "eval/qrels.h"
 #include "eval/rerank.h"
+#include "toolkit/cli.h"
 #include "toolkit/registry.h"
 
 namespace embcomp {
@@ -38,17 +39,7 @@ std::vector<std::string> default_bench_specs(size_t d) {
   return out;
 }
 
-std::vector<std::string> split_methods(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ';')) {
-    auto b = item.find_first_not_of(" \t");
-    auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
+std::vector<std::string> split_methods(const std::string& list) { return split_list(list, ';'); }
 
 std::map<std::string, double> retrieval_metrics(const Dataset& ds, const KnnResult& found) {
   EC_CHECK(ds.qrels.has_value(), kRuntime, "retrieval metrics need qrels");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -64,6 +65,20 @@ void write_text_file(const std::string& path, const std::string& text) {
     EC_CHECK(os.good(), kRuntime, path << ": write failed");
   }
   f.commit();
+}
+
+std::vector<std::string> split_list(const std::string& text, char sep, bool keep_empty) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(sep, start), text.size());
+    const std::string item = text.substr(start, end - start);
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    const std::string trimmed = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    if (keep_empty || !trimmed.empty()) out.push_back(trimmed);
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace embcomp

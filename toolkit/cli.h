@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 #include <string>
+#include <vector>
 
 #include "toolkit/dataset.h"
 
@@ -20,6 +21,10 @@ void add_dataset_options(boost::program_options::options_description& desc, Data
 /// Fails with kBadInput when out's folder does not exist or is not writable, or out is a
 /// folder: checked before any work, so a bad --out never costs a run.
 void check_output_path(const std::string& out);
+
+/// Splits "a; b;c" on sep, trimming spaces and tabs around each item; empty items are
+/// dropped unless keep_empty (then "a,,b" gives "a", "", "b").
+std::vector<std::string> split_list(const std::string& text, char sep, bool keep_empty = false);
 
 /// Writes text to path atomically (temporary name, then rename).
 void write_text_file(const std::string& path, const std::string& text);

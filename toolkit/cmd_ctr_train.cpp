@@ -23,13 +23,9 @@ namespace {
 std::vector<std::string> split_commas(const std::vector<std::string>& items) {
   std::vector<std::string> out;
   for (const auto& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      const size_t end = std::min(item.find(',', start), item.size());
-      const std::string s = item.substr(start, end - start);
+    for (auto& s : split_list(item, ',', /*keep_empty=*/true)) {
       EC_CHECK(!s.empty(), kUsage, "--method has an empty entry in '" << item << "'");
-      out.push_back(s);
-      start = end + 1;
+      out.push_back(std::move(s));
     }
   }
   return out;

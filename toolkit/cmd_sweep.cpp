@@ -20,21 +20,6 @@ namespace po = boost::program_options;
 
 namespace embcomp {
 
-namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
-
-}  // namespace
-
 int cmd_sweep(int argc, char** argv) {
   DatasetSpec dspec;
   SweepOptions opt;
@@ -79,7 +64,7 @@ int cmd_sweep(int argc, char** argv) {
   EC_CHECK(opt.latency_queries >= 1, kUsage, "--latency-queries must be >= 1");
   EC_CHECK(opt.max_latency_ms >= 0, kUsage, "--max-latency-ms must be >= 0");
   if (threads > 0) omp_set_num_threads(threads);
-  opt.budgets = split_list(budgets);
+  opt.budgets = split_list(budgets, ',');
   EC_CHECK(!opt.budgets.empty(), kUsage, "--budgets is empty");
   for (size_t i = 0; i < opt.budgets.size(); ++i) {
     parse_budget("--budgets " + opt.budgets[i], opt.budgets[i]);
@@ -87,7 +72,7 @@ int cmd_sweep(int argc, char** argv) {
       EC_CHECK(opt.budgets[j] != opt.budgets[i], kUsage,
                "--budgets lists " << opt.budgets[i] << " twice");
   }
-  opt.families = split_list(families);
+  opt.families = split_list(families, ',');
   if (!vm.count("no-plots")) opt.plot_script = std::string(EMBCOMP_SCRIPTS_DIR) + "/plot_sweep.py";
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
 
