@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 #include "toolkit/error.h"
@@ -77,6 +81,24 @@ std::string bad_input_message(const std::function<void()>& f) {
   }
   ADD_FAILURE() << "no error thrown";
   return "";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+CliRun run_embcomp(const std::string& dir, const std::string& args) {
+  const std::string cmd =
+      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir + "/stdout");
+  r.err = slurp(dir + "/stderr");
+  return r;
 }
 
 }  // namespace embcomp::testing

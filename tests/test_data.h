@@ -32,4 +32,16 @@ std::string temp_dir(const std::string& name);
 /// (records a test failure and returns "" when f throws nothing or another kind).
 std::string bad_input_message(const std::function<void()>& f);
 
+/// The whole content of a file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+/// One run of the embcomp binary under test: exit code, stdout and stderr.
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+/// Runs `embcomp ARGS` with stdout and stderr captured in files under dir.
+CliRun run_embcomp(const std::string& dir, const std::string& args);
+
 }  // namespace embcomp::testing

@@ -28,12 +28,7 @@ namespace fs = std::filesystem;
 
 std::string tiny(const std::string& file) { return data_dir() + "/criteo-tiny/" + file; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using embcomp::testing::slurp;
 
 CtrLoadOptions no_cache(int min_count = 4) {
   CtrLoadOptions o;
@@ -549,11 +544,9 @@ TEST(CtrSynthetic, BadParamsAndCorruptFilesAreRejected) {
 // ---------------------------------------------------------------------------------
 
 int run(const std::string& args, const std::string& dir, std::string* err) {
-  const std::string cmd =
-      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
-  const int status = std::system(cmd.c_str());
-  *err = slurp(dir + "/stderr");
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const auto r = embcomp::testing::run_embcomp(dir, args);
+  *err = r.err;
+  return r.code;
 }
 
 TEST(CtrCli, MalformedFileExitsTwoOrIsSkippedWithACount) {

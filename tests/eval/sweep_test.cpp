@@ -19,13 +19,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::vector<json> read_jsonl(const std::string& path) {
   std::vector<json> out;
   std::ifstream f(path);
@@ -35,16 +28,11 @@ std::vector<json> read_jsonl(const std::string& path) {
   return out;
 }
 
-struct CliResult {
-  int code = -1;
-  std::string err;
-};
+using embcomp::testing::slurp;
+using CliResult = embcomp::testing::CliRun;
 
 CliResult run(const std::string& dir, const std::string& args) {
-  const std::string cmd =
-      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/stderr")};
+  return embcomp::testing::run_embcomp(dir, args);
 }
 
 TEST(SweepCandidates, EveryFamilyAndTheFittingFixedOnes) {

@@ -384,12 +384,7 @@ int call(std::vector<std::string> args) {
   return cmd_embed_text(int(args.size()), argv.data());
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using embcomp::testing::slurp;
 
 class TextEmbedCommand : public ::testing::Test {
  protected:

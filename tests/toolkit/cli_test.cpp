@@ -19,27 +19,11 @@
 namespace embcomp {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using embcomp::testing::CliRun;
+using embcomp::testing::slurp;
 
 CliRun run(const std::string& dir, const std::string& args) {
-  CliRun r;
-  std::string cmd = std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir +
-                    "/stderr";
-  int status = std::system(cmd.c_str());
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir + "/stdout");
-  r.err = slurp(dir + "/stderr");
-  return r;
+  return embcomp::testing::run_embcomp(dir, args);
 }
 
 size_t lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }

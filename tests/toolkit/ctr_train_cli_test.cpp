@@ -13,22 +13,10 @@
 namespace embcomp {
 namespace {
 
-struct CliResult {
-  int code = -1;
-  std::string err;
-};
+using CliResult = embcomp::testing::CliRun;
 
 CliResult run(const std::string& dir, const std::string& args) {
-  const std::string cmd =
-      std::string(EMBCOMP_BINARY) + " ctr-train " + args + " >/dev/null 2>" + dir + "/stderr";
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream f(dir + "/stderr");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  return r;
+  return embcomp::testing::run_embcomp(dir, "ctr-train " + args);
 }
 
 TEST(CtrTrainCli, BadUsageExitsTwoWithOneLineAndNoOutput) {
