@@ -51,17 +51,8 @@ AlptTable::AlptTable(const TableInit& init, const AlptParams& params, std::strin
            spec_ << ": D=" << d_ << " must be in [1, " << kQuantMaxDim << "]");
   const int d = d_;
 #pragma omp parallel for schedule(static) if (n_ > 4096)
-  for (int64_t r = 0; r < n_; ++r) {
-    float w[kQuantMaxDim];
-    float m = 0;
-    for (int j = 0; j < d; ++j) {
-      w[j] = 0.05f * hashed_uniform(p_.seed, static_cast<uint64_t>(r * d + j));
-      m = std::max(m, std::abs(w[j]));
-    }
-    const float s = std::max(m / kQ, p_.min_scale);
-    delta_[r] = s;
-    for (int j = 0; j < d; ++j) q_[r * d + j] = static_cast<int8_t>(std::lround(w[j] / s));
-  }
+  for (int64_t r = 0; r < n_; ++r)
+    delta_[r] = init_quantized_row(p_.seed, r, d, kQ, p_.min_scale, q_.data() + r * d);
 }
 
 void AlptTable::lookup(const int64_t* ids, int64_t n, float* out) {

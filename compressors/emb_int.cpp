@@ -66,19 +66,8 @@ IntTable<Code>::IntTable(const TableInit& init, std::string spec)
            spec_ << ": D=" << d_ << " must be in [1, " << kQuantMaxDim << "]");
   const int d = d_;
 #pragma omp parallel for schedule(static) if (n_ > 4096)
-  for (int64_t r = 0; r < n_; ++r) {
-    float w[kQuantMaxDim];
-    float m = 0;
-    for (int j = 0; j < d; ++j) {
-      // The same values Full starts from (RowParams' init with range 0.05).
-      w[j] = 0.05f * hashed_uniform(seed_, static_cast<uint64_t>(r * d + j));
-      m = std::max(m, std::abs(w[j]));
-    }
-    const float s = m / kQ;
-    s_[r] = s;
-    for (int j = 0; j < d; ++j)
-      q_[r * d + j] = static_cast<Code>(s > 0 ? std::lround(w[j] / s) : 0);
-  }
+  for (int64_t r = 0; r < n_; ++r)
+    s_[r] = init_quantized_row(seed_, r, d, kQ, 0.0f, q_.data() + r * d);
 }
 
 template <class Code>

@@ -25,12 +25,14 @@
 // that did not move keeps its code exactly.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "compressors/emb_params.h"
 #include "compressors/emb_table.h"
 
 namespace embcomp::ctr {
@@ -89,6 +91,22 @@ float rounding_noise(uint64_t seed, uint64_t step, uint64_t index);
 inline int32_t stochastic_round(float v, float u, int32_t qmax) {
   const float r = std::floor(v + u);
   return r > float(qmax) ? qmax : r < float(-qmax) ? -qmax : static_cast<int32_t>(r);
+}
+
+/// Row r of the init every table starts from (Full's: w_j = 0.05 hashed_uniform(seed,
+/// r d + j)), quantized: scale s = max(max_j |w_j| / qmax, min_scale), q_j = round(w_j / s).
+/// Writes the d codes and returns s.
+template <class Code>
+float init_quantized_row(uint64_t seed, int64_t r, int d, int32_t qmax, float min_scale, Code* q) {
+  float w[kQuantMaxDim];
+  float m = 0;
+  for (int j = 0; j < d; ++j) {
+    w[j] = 0.05f * hashed_uniform(seed, static_cast<uint64_t>(r * d + j));
+    m = std::max(m, std::abs(w[j]));
+  }
+  const float s = std::max(m / float(qmax), min_scale);
+  for (int j = 0; j < d; ++j) q[j] = static_cast<Code>(s > 0 ? std::lround(w[j] / s) : 0);
+  return s;
 }
 
 /// INT8 (Code = int8_t) and INT16 (Code = int16_t) tables.
