@@ -12,6 +12,7 @@
 #include <random>
 
 #include "toolkit/error.h"
+#include "toolkit/registry.h"
 
 namespace embcomp::testing {
 
@@ -81,6 +82,15 @@ std::string bad_input_message(const std::function<void()>& f) {
   }
   ADD_FAILURE() << "no error thrown";
   return "";
+}
+
+std::vector<float> compress_and_decode(const std::string& spec, const FloatMatrix& x,
+                                       uint64_t seed) {
+  auto t = make_table(spec, x.n, x.d, seed);
+  t->compress(x.view());
+  std::vector<float> out(x.n * x.d);
+  t->decode_range(0, x.n, out.data());
+  return out;
 }
 
 std::string slurp(const std::string& path) {

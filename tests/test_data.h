@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "compressors/table_compressor.h"
 #include "toolkit/matrix.h"
@@ -17,6 +18,11 @@ FloatMatrix low_rank(size_t n, size_t d, size_t rank, float noise, uint64_t seed
 /// low_rank(n, d, rank, 0.05, seed) with each row scaled by exp(N(0, 0.5^2)): norms spread
 /// over about e^{+-1}, like trained embeddings of frequent and rare ids.
 FloatMatrix spread_norms(size_t n, size_t d, size_t rank, uint64_t seed);
+
+/// make_table(spec, x.n, x.d, seed), compressed on x and fully decoded (n * d floats):
+/// the determinism checks compare two of these.
+std::vector<float> compress_and_decode(const std::string& spec, const FloatMatrix& x,
+                                       uint64_t seed);
 
 /// Mean squared error per value of a compressed table's full decoding against x.
 double table_mse(const TableCompressor& t, const FloatMatrix& x);

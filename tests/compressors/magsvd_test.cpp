@@ -129,16 +129,9 @@ TEST(MagSvd, SampledSvdStillProjectsEveryRow) {
 
 TEST(MagSvd, DeterministicInSeed) {
   const FloatMatrix x = spread_norms(2000, 32, 8);
-  auto decode_all = [&](uint64_t seed) {
-    auto t = make_table("MagSVD2@0.2", x.n, x.d, seed);
-    t->compress(x.view());
-    std::vector<float> out(x.n * x.d);
-    t->decode_range(0, x.n, out.data());
-    return out;
-  };
-  const auto a = decode_all(5);
-  EXPECT_EQ(a, decode_all(5));
-  EXPECT_NE(a, decode_all(6));
+  const auto a = testing::compress_and_decode("MagSVD2@0.2", x, 5);
+  EXPECT_EQ(a, testing::compress_and_decode("MagSVD2@0.2", x, 5));
+  EXPECT_NE(a, testing::compress_and_decode("MagSVD2@0.2", x, 6));
 }
 
 TEST(MagSvd, ErrorPaths) {

@@ -209,16 +209,9 @@ TEST(Mgpq, TrainsOnASampleAndEncodesEveryRow) {
 
 TEST(Mgpq, DeterministicInSeed) {
   const FloatMatrix x = spread_norms(2000, 16, 11);
-  auto decode_all = [&](uint64_t seed) {
-    auto t = make_table("MGPQ2@0.2", x.n, x.d, seed);
-    t->compress(x.view());
-    std::vector<float> out(x.n * x.d);
-    t->decode_range(0, x.n, out.data());
-    return out;
-  };
-  const auto a = decode_all(5);
-  EXPECT_EQ(a, decode_all(5));
-  EXPECT_NE(a, decode_all(6));
+  const auto a = testing::compress_and_decode("MGPQ2@0.2", x, 5);
+  EXPECT_EQ(a, testing::compress_and_decode("MGPQ2@0.2", x, 5));
+  EXPECT_NE(a, testing::compress_and_decode("MGPQ2@0.2", x, 6));
 }
 
 TEST(Mgpq, ErrorPaths) {
