@@ -64,16 +64,10 @@ size_t codec_bytes(const std::string& spec, size_t n, size_t d) {
   return n * c->code_size() + c->model_bytes();
 }
 
-/// The quality metric's record key and, for recall, its k.
-struct Quality {
-  std::string name;  // "recall@10"
-  std::string key;   // "recall_at_10"
-  size_t k = 10;
-  bool recall = true;
-};
+}  // namespace
 
-Quality parse_quality(const std::string& q) {
-  Quality out;
+SweepQuality parse_sweep_quality(const std::string& q) {
+  SweepQuality out;
   out.name = q;
   const auto at = q.find('@');
   EC_CHECK(at != std::string::npos, kUsage,
@@ -91,6 +85,8 @@ Quality parse_quality(const std::string& q) {
   return out;
 }
 
+namespace {
+
 std::string fmt_seconds(double s) {
   std::ostringstream os;
   const long t = std::lround(s);
@@ -102,7 +98,7 @@ std::string fmt_seconds(double s) {
 
 /// Sets "quality" and "retention" of a measured record from the metric q; false when the
 /// record lacks it. Records keep every metric, so a resumed sweep may change --quality.
-bool set_quality(json& r, const Quality& q) {
+bool set_quality(json& r, const SweepQuality& q) {
   if (!r.contains(q.key)) return false;
   r["quality"] = r[q.key];
   r.erase("retention");
@@ -128,6 +124,18 @@ struct Split {
   std::map<std::string, double> baseline;  // exact fp32 retrieval metrics
 };
 
+/// The fields every record of a point starts with.
+json point_record(const SweepCandidate& c, const std::string& budget, double fraction,
+                  const std::string& split) {
+  json r;
+  r["budget"] = budget;
+  r["budget_fraction"] = fraction;
+  r["family"] = c.family;
+  r["key"] = c.key();
+  r["split"] = split;
+  return r;
+}
+
 /// A candidate's compressed tables, built once and measured on one or both splits.
 struct Built {
   std::unique_ptr<TableCompressor> table, fine;
@@ -152,15 +160,10 @@ std::shared_ptr<Built> build_candidate(const Dataset& full, const SweepCandidate
 
 /// Measures built tables on one split.
 json measure(const Dataset& full, const Split& split, const SweepCandidate& c, const Built& built,
-             const std::string& budget, double fraction, const Quality& q,
+             const std::string& budget, double fraction, const SweepQuality& q,
              const SweepOptions& opt) {
   const size_t n = full.base.n, d = full.base.d;
-  json r;
-  r["budget"] = budget;
-  r["budget_fraction"] = fraction;
-  r["family"] = c.family;
-  r["key"] = c.key();
-  r["split"] = split.name;
+  json r = point_record(c, budget, fraction, split.name);
   const TableCompressor* table = built.table.get();
   const TableCompressor* fine = built.fine.get();
   const double build_s = built.build_s;
@@ -373,13 +376,12 @@ std::string SweepCandidate::key() const {
   return spec + " > " + rerank + " x" + std::to_string(rerank_factor);
 }
 
-std::vector<std::string> sweep_families(size_t d) {
+std::vector<std::string> sweep_families() {
   std::vector<std::string> out;
   for (const auto* e : registered_methods())
     for (const auto& h : budget_heads(*e)) out.push_back(h);
   for (const auto& s : fixed_specs()) out.push_back(s);
   out.push_back("Binary+rerank");
-  (void)d;
   return out;
 }
 
@@ -463,8 +465,7 @@ Dataset query_subset(const Dataset& ds, const std::vector<size_t>& rows) {
   return out;
 }
 
-void mark_pareto(std::vector<json>& records, const std::string& quality_key) {
-  (void)quality_key;
+void mark_pareto(std::vector<json>& records) {
   std::vector<size_t> ok;
   for (size_t i = 0; i < records.size(); ++i)
     if (is_ok(records[i]) && records[i].contains("quality") &&
@@ -490,7 +491,7 @@ void mark_pareto(std::vector<json>& records, const std::string& quality_key) {
 
 int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   const auto t_start = Clock::now();
-  const Quality q = parse_quality(opt.quality);
+  const SweepQuality q = parse_sweep_quality(opt.quality);
   const size_t n = ds.base.n, d = ds.base.d;
   if (q.recall) {
     EC_CHECK(ds.gt && ds.gt->d >= q.k, kRuntime, "the sweep needs ground truth with k columns");
@@ -503,7 +504,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   // Candidates, checked before any work.
   std::vector<std::pair<std::string, std::vector<SweepCandidate>>> plan;
   size_t total_points = 0;
-  const auto known = sweep_families(d);
+  const auto known = sweep_families();
   for (const auto& f : opt.families)
     EC_CHECK(std::find(known.begin(), known.end(), f) != known.end(), kUsage,
              "--families: unknown family '" << f << "'");
@@ -646,12 +647,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
       const auto* err = dynamic_cast<const Error*>(&e);
       const std::string msg = err ? err->message() : e.what();
       const bool unreachable = msg.find("cannot be met") != std::string::npos;
-      r = json();
-      r["budget"] = budget;
-      r["budget_fraction"] = fraction;
-      r["family"] = c.family;
-      r["key"] = c.key();
-      r["split"] = split.name;
+      r = point_record(c, budget, fraction, split.name);
       r["method"] = c.spec;
       if (!c.rerank.empty()) {
         r["rerank"] = c.rerank;
@@ -824,7 +820,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   if (opt.verbose && tty) std::cerr << "\n";
 
   // Outputs, each written whole.
-  mark_pareto(records, q.key);
+  mark_pareto(records);
   std::string jsonl;
   for (const auto& r : records) jsonl += r.dump() + "\n";
   write_text_file(results_path, jsonl);

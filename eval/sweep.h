@@ -38,6 +38,16 @@ struct SweepOptions {
   bool verbose = true;
 };
 
+/// The quality metric a sweep maximizes: "recall@K" (against exact search, K in
+/// [1, 1000]), "ndcg@10" or "mrr@10" (against qrels). Throws kUsage for anything else.
+struct SweepQuality {
+  std::string name;   ///< "recall@10"
+  std::string key;    ///< its record field, "recall_at_10"
+  size_t k = 10;      ///< K of recall@K (10 otherwise)
+  bool recall = true;
+};
+SweepQuality parse_sweep_quality(const std::string& quality);
+
 /// One point of the sweep.
 struct SweepCandidate {
   std::string family;  ///< "SQ", "OPQ+PQ", "PCA+SQ8", "Binary+rerank", "FP16"
@@ -55,7 +65,7 @@ std::vector<SweepCandidate> sweep_candidates(const std::string& budget, size_t n
                                              size_t rerank_factor);
 
 /// Families the sweep knows, for --families validation and the docs.
-std::vector<std::string> sweep_families(size_t d);
+std::vector<std::string> sweep_families();
 
 /// Splits query rows into validation and test by a seeded permutation: first the
 /// validation rows, then the test rows, each sorted. Both are non-empty (nq >= 2).
@@ -65,9 +75,9 @@ void split_queries(size_t nq, double val_fraction, uint64_t seed, std::vector<si
 /// A dataset holding only the given query rows (their ground truth, ids and qrels).
 Dataset query_subset(const Dataset& ds, const std::vector<size_t>& rows);
 
-/// Marks records (with "total_bytes", "qps" and the quality key) that are on the Pareto
-/// front of quality vs bytes ("pareto_bytes") and quality vs QPS ("pareto_qps").
-void mark_pareto(std::vector<nlohmann::ordered_json>& records, const std::string& quality_key);
+/// Marks the measured validation records (with "quality", "total_bytes" and "qps") that
+/// are on the Pareto front of quality vs bytes ("pareto_bytes") and vs QPS ("pareto_qps").
+void mark_pareto(std::vector<nlohmann::ordered_json>& records);
 
 /// Runs the sweep; ds.gt must hold the ground truth (recall) or ds.qrels the judgments.
 /// Returns the number of failed candidates.

@@ -77,19 +77,11 @@ int cmd_sweep(int argc, char** argv) {
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
 
   Dataset ds = load_dataset(dspec);
-  const auto at = opt.quality.find('@');
-  if (opt.quality.rfind("recall@", 0) == 0 && at != std::string::npos) {
-    size_t k = 0;
-    try {
-      k = std::stoul(opt.quality.substr(at + 1));
-    } catch (const std::exception&) {
-      EC_THROW(kUsage, "--quality must be recall@K, ndcg@10 or mrr@10, not '" << opt.quality << "'");
-    }
-    EC_CHECK(k >= 1 && k <= ds.base.n, kBadInput, "--quality " << opt.quality << ": K must be in [1, " << ds.base.n << "]");
-    ensure_ground_truth(ds, k, opt.verbose);
-  } else if (ds.base.n >= 10) {
-    ensure_ground_truth(ds, 10, opt.verbose);  // recall@10 is reported beside nDCG/MRR
-  }
+  // Exact ground truth: recall@K is the quality, or recall@10 is reported beside nDCG/MRR.
+  const SweepQuality q = parse_sweep_quality(opt.quality);
+  EC_CHECK(q.k <= ds.base.n, kBadInput,
+           "--quality " << opt.quality << ": K must be in [1, " << ds.base.n << "]");
+  if (ds.base.n >= q.k) ensure_ground_truth(ds, q.k, opt.verbose);
   const int failures = run_sweep(ds, opt);
   return failures ? 1 : 0;
 }
