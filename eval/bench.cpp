@@ -14,15 +14,9 @@
 #include "eval/rerank.h"
 #include "toolkit/cli.h"
 #include "toolkit/registry.h"
+#include "toolkit/stats.h"
 
 namespace embcomp {
-
-namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-}  // namespace
 
 std::vector<std::string> default_bench_specs(size_t d) {
   std::vector<std::string> out;

@@ -22,8 +22,6 @@
 namespace embcomp {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 /// RSS growth of a fresh `embcomp _index-rss FILE` process, or -1 when unavailable.
 long long child_rss_growth(const std::string& binary, const std::string& file) {

@@ -34,12 +34,7 @@ namespace embcomp {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 const std::set<std::string>& faiss_heads() {
   static const std::set<std::string> heads{"SQ", "PQ", "OPQ+PQ", "RQ", "PCA+SQ4", "PCA+SQ6",

@@ -1,7 +1,8 @@
-// Small statistics shared by the benchmarks' latency records.
+// Timing and small statistics shared by the benchmarks' records.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <vector>
 
@@ -14,6 +15,13 @@ inline double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * double(v.size() - 1) + 0.5));
   return v[i];
+}
+
+using Clock = std::chrono::steady_clock;
+
+/// Seconds elapsed since t0 (steady clock).
+inline double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 }  // namespace embcomp
