@@ -123,7 +123,7 @@ TEST(SweepPareto, KnownFront) {
   json failed;
   failed["status"] = "failed";
   rs.push_back(failed);
-  mark_pareto(rs, "quality");
+  mark_pareto(rs);
   EXPECT_TRUE(rs[0]["pareto_bytes"].get<bool>());
   EXPECT_TRUE(rs[1]["pareto_bytes"].get<bool>());
   EXPECT_FALSE(rs[2]["pareto_bytes"].get<bool>());  // 0.8 at 50 bytes beats it
