@@ -1,4 +1,5 @@
 #include "test_data.h"
+#include "build_paths.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

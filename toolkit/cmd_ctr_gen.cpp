@@ -12,6 +12,7 @@
 #include "toolkit/cli.h"
 #include "toolkit/commands.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 
 namespace po = boost::program_options;
 
@@ -44,8 +45,7 @@ int cmd_ctr_gen(int argc, char** argv) {
   if (!parse_command_line("ctr-gen", desc, argc, argv, vm,
                           "--rows N --out PATH [--like criteo] [--scale S] [--seed 1] [options]"))
     return 0;
-  EC_CHECK(threads >= 0, kUsage, "--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  set_omp_threads(threads);
   p.validate();
   check_output_path(out);
   const auto t0 = std::chrono::steady_clock::now();

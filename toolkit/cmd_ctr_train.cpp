@@ -14,6 +14,7 @@
 #include "toolkit/cli.h"
 #include "toolkit/commands.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 
 namespace po = boost::program_options;
 
@@ -107,8 +108,7 @@ int cmd_ctr_train(int argc, char** argv) {
                           "--data criteo:PATH|avazu:PATH|synthetic:PATH [options]"))
     return 0;
   // Every usage error is found before the data is read.
-  EC_CHECK(threads >= 0, kUsage, "--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  set_omp_threads(threads);
   cfg.optimizer.kind = ctr::optimizer_kind(optimizer);
   cfg.optimizer.lr = lr;
   cfg.shuffle = !vm.count("no-shuffle");

@@ -17,6 +17,7 @@
 #include "toolkit/cli.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 #include "toolkit/io.h"
 
 namespace po = boost::program_options;
@@ -69,7 +70,7 @@ int cmd_build(int argc, char** argv) {
   if (!parse_command_line("build", desc, argc, argv, vm,
                           "--data D | --base B --metric M --method SPEC --index STRUCT --out FILE"))
     return 0;
-  if (threads > 0) omp_set_num_threads(threads);
+  set_omp_threads(threads);
   const bool verbose = !vm.count("quiet");
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
   if (dspec.queries.empty() && !dspec.base.empty()) dspec.queries = dspec.base;  // not used
@@ -143,7 +144,7 @@ int cmd_search(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_command_line("search", desc, argc, argv, vm, "--index FILE --queries Q --k K --out FILE"))
     return 0;
-  if (threads > 0) omp_set_num_threads(threads);
+  set_omp_threads(threads);
   const std::string e = ext_of(out);
   EC_CHECK(e == ".tsv" || e == ".txt" || e == ".run" || e == ".ivecs" || e == ".npy", kUsage,
            "--out " << out << ": use .tsv/.txt/.run (TREC run), .ivecs or .npy");

@@ -21,6 +21,7 @@
 #include "toolkit/commands.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 #include "toolkit/io.h"
 #include "toolkit/metric.h"
 
@@ -38,11 +39,6 @@ void check_float_output(const std::string& path) {
            kUsage,
            path << ": cannot write vectors in this format (use .fvecs, .npy, .fbin or .hdf5)");
   check_output_path(path);
-}
-
-void set_threads(int threads) {
-  EC_CHECK(threads >= 0, kUsage, "--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
 }
 
 std::string percent(size_t part, size_t whole) {
@@ -123,7 +119,7 @@ int cmd_embed_text(int argc, char** argv) {
                           "[--queries q.tsv --queries-out q.fvecs --query-ids-out q_ids.txt]"))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  set_threads(threads);
+  set_omp_threads(threads);
   EC_CHECK(!words.empty(), kUsage, "embed-text: --words and --vectors are required");
   EC_CHECK(words.size() == vectors.size(), kUsage,
            "embed-text: " << words.size() << " --words but " << vectors.size()
@@ -225,7 +221,7 @@ int cmd_eval(int argc, char** argv) {
                           "[--format table|jsonl] [--out FILE] [--per-query]"))
     return 0;
   const bool per_query = vm.count("per-query") > 0;
-  set_threads(threads);
+  set_omp_threads(threads);
   EC_CHECK(format == "table" || format == "jsonl", kUsage,
            "--format must be table or jsonl, not '" << format << "'");
   const std::vector<RetrievalMetric> metrics = parse_retrieval_metrics(metrics_list);

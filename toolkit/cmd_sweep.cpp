@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "compressors/budget.h"
+#include "build_paths.h"
 #include "eval/ground_truth.h"
 #include "eval/sweep.h"
 #include "toolkit/cli.h"
 #include "toolkit/commands.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 
 namespace po = boost::program_options;
 
@@ -59,11 +61,10 @@ int cmd_sweep(int argc, char** argv) {
   opt.verbose = !vm.count("quiet");
   opt.resume = vm.count("resume") > 0;
   EC_CHECK(!opt.out_dir.empty(), kUsage, "--out DIR is required");
-  EC_CHECK(threads >= 0, kUsage, "--threads must be >= 0");
   EC_CHECK(opt.rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
   EC_CHECK(opt.latency_queries >= 1, kUsage, "--latency-queries must be >= 1");
   EC_CHECK(opt.max_latency_ms >= 0, kUsage, "--max-latency-ms must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  set_omp_threads(threads);
   opt.budgets = split_list(budgets, ',');
   EC_CHECK(!opt.budgets.empty(), kUsage, "--budgets is empty");
   for (size_t i = 0; i < opt.budgets.size(); ++i) {

@@ -1,4 +1,5 @@
 #include "toolkit/dataset.h"
+#include "build_paths.h"
 
 #include <cmath>
 #include <cstdlib>

@@ -177,6 +177,23 @@ void check_finite(const std::string& path, const std::string& where, const float
 
 // ---- plain files -----------------------------------------------------------------------------
 
+}  // namespace
+
+void require_regular_file(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    throw Error(open_error_kind(err), path + ": cannot open " + what + ": " + sys_error(err),
+                __FILE__, __LINE__);
+  }
+  EC_CHECK(!S_ISDIR(st.st_mode), kBadInput, path << ": is a directory, not a file");
+  EC_CHECK(S_ISREG(st.st_mode), kBadInput,
+           path << ": is not a regular file (a FIFO, socket or device cannot be read as " << what
+                << ")");
+}
+
+namespace {
+
 class UniqueFd {
  public:
   explicit UniqueFd(int fd) : fd_(fd) {}
@@ -195,8 +212,9 @@ class UniqueFd {
 /// A regular file opened for reading, with its size. Every error names the path.
 class InFile {
  public:
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
   explicit InFile(const std::string& path)
-      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {
     if (fd_.get() < 0) {
       const int err = errno;
       throw Error(open_error_kind(err), path + ": cannot open: " + sys_error(err), __FILE__,
@@ -210,6 +228,7 @@ class InFile {
     EC_CHECK(!S_ISDIR(st.st_mode), kBadInput, path << ": is a directory, not a file");
     EC_CHECK(S_ISREG(st.st_mode), kBadInput, path << ": is not a regular file");
     size_ = static_cast<uint64_t>(st.st_size);
+    ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) & ~O_NONBLOCK);
     ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // only a hint
   }
 

@@ -24,6 +24,12 @@ namespace embcomp {
 
 enum class VecFormat { kFvecs, kIvecs, kBvecs, kFbin, kIbin, kU8bin, kNpy, kHdf5, kRaw };
 
+/// Throws kBadInput unless path names an existing regular file (after following symlinks):
+/// a FIFO, socket, device or directory is refused without opening it, so a reader never
+/// blocks on a FIFO. For code that opens the path itself (HDF5, FAISS, std::ifstream);
+/// `what` names the input in the message ("qrels", "index", ...).
+void require_regular_file(const std::string& path, const std::string& what = "input");
+
 /// Format from the extension of path; throws kBadInput for an unknown extension.
 VecFormat format_from_extension(const std::string& path);
 

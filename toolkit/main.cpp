@@ -25,6 +25,7 @@
 #include "index/own_index.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"
+#include "toolkit/threads.h"
 #include "toolkit/cli.h"
 #include "compressors/emb_table.h"
 #include "toolkit/cmd_index.h"
@@ -141,8 +142,7 @@ int cmd_bench(int argc, char** argv) {
   opt.verbose = !vm.count("quiet");
   EC_CHECK(format == "table" || format == "jsonl", kUsage,
            "--format must be table or jsonl, not '" << format << "'");
-  EC_CHECK(opt.threads >= 0, kUsage, "--threads must be >= 0");
-  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  set_omp_threads(opt.threads);
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
 
   // Everything that can be wrong with the input is checked before any work starts.

@@ -9,6 +9,13 @@
 
 namespace embcomp {
 
+/// Largest --threads value any command accepts: max(64, 4 x the cores). libgomp crashed
+/// creating 100000 threads (reliability review #8).
+int max_threads_option();
+/// Applies a --threads option: 0 keeps OpenMP's default (all cores), 1..max_threads_option()
+/// sets it; anything else throws kUsage naming the value and the range.
+void set_omp_threads(long long threads);
+
 /// OpenBLAS's thread count; 1 when the BLAS in use is not OpenBLAS.
 int blas_threads();
 /// Sets OpenBLAS's thread count (no-op for other BLAS libraries).

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "index/faiss_index.h"
+#include "build_paths.h"
 #include "test_data.h"
 #include "toolkit/dataset.h"
 #include "toolkit/error.h"

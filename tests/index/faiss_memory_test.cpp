@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "index/faiss_index.h"
+#include "build_paths.h"
 #include "index/faiss_memory.h"
 #include "test_data.h"
 

@@ -3,6 +3,7 @@
 // files are refused with kBadInput; the IVF search finds what exact search over the
 // decoded rows finds when it probes every list.
 #include "index/own_index.h"
+#include "build_paths.h"
 
 #include <gtest/gtest.h>
 

@@ -6,6 +6,7 @@
 // the top-k epilogue is the same IEEE float operations in every version, so SIMD results
 // must equal the reference bit for bit: the comparisons below are exact on purpose.
 #include "index/scan_kernels.h"
+#include "build_paths.h"
 
 #include <gtest/gtest.h>
 
