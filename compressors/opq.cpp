@@ -6,6 +6,7 @@
 #include "compressors/pipeline.h"
 #include "compressors/pq.h"
 #include "compressors/table_compressor.h"
+#include "toolkit/blas.h"
 #include "toolkit/registry.h"
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
@@ -38,7 +39,10 @@ void OpqTransform::apply(MatrixView<float> x, float* xt) const {
 
 void OpqTransform::reverse(MatrixView<float> xt, float* x) const {
   EC_CHECK(xt.d == d_out(), kBadInput, spec() << ": reverse input has d=" << xt.d);
-  opq_.reverse_transform(static_cast<faiss::Index::idx_t>(xt.n), xt.data, x);
+  // x = xt A (A orthonormal; OPQ has no bias b): FAISS's reverse_transform, but row by row
+  // (matmul_rowwise) so that a row decodes the same in any batch and on any BLAS kernel.
+  EC_CHECK(opq_.b.empty(), kBadInput, spec() << ": OPQ rotation with a bias term");
+  matmul_rowwise(xt.data, opq_.A.data(), x, xt.n, d_out(), d_in());
 }
 
 namespace {

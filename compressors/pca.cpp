@@ -42,16 +42,11 @@ void PcaTransform::apply(MatrixView<float> x, float* xt) const {
 void PcaTransform::reverse(MatrixView<float> xt, float* x) const {
   EC_CHECK(xt.d == d_out(), kBadInput, spec() << ": reverse input has d=" << xt.d);
   // x = xt A + mean. Not faiss's reverse_transform, which returns A^T (xt - b) and so
-  // drops the part of the mean orthogonal to the kept components.
-  const size_t din = d_in(), dout = d_out(), block = 4096;
-  const size_t nblocks = (xt.n + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (size_t bi = 0; bi < nblocks; ++bi) {
-    const size_t i0 = bi * block, nb = std::min(block, xt.n - i0);
-    float* xb = x + i0 * din;
-    for (size_t i = 0; i < nb; ++i) std::copy(pca_.mean.begin(), pca_.mean.end(), xb + i * din);
-    matmul(xt.row(i0), pca_.A.data(), xb, nb, dout, din, /*accumulate=*/true);
-  }
+  // drops the part of the mean orthogonal to the kept components. Row by row
+  // (matmul_rowwise): decode_rows and decode_range must agree bit for bit.
+  const size_t din = d_in(), dout = d_out();
+  for (size_t i = 0; i < xt.n; ++i) std::copy(pca_.mean.begin(), pca_.mean.end(), x + i * din);
+  matmul_rowwise(xt.data, pca_.A.data(), x, xt.n, dout, din, /*accumulate=*/true);
 }
 
 std::vector<std::string> pca_family_specs(size_t d) {

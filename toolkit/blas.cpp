@@ -47,6 +47,21 @@ void matmul(const float* A, const float* B, float* C, size_t m, size_t k, size_t
   gemm(false, false, m, n, k, 1.0f, A, k, B, n, accumulate ? 1.0f : 0.0f, C, n);
 }
 
+void matmul_rowwise(const float* A, const float* B, float* C, size_t m, size_t k, size_t n,
+                    bool accumulate) {
+#pragma omp parallel for if (m * k * n > (size_t{1} << 22)) schedule(static)
+  for (size_t i = 0; i < m; ++i) {
+    const float* a = A + i * k;
+    float* c = C + i * n;
+    if (!accumulate) std::fill(c, c + n, 0.0f);
+    for (size_t j = 0; j < k; ++j) {
+      const float aj = a[j];
+      const float* b = B + j * n;
+      for (size_t q = 0; q < n; ++q) c[q] += aj * b[q];
+    }
+  }
+}
+
 void orthonormalize_columns(float* y, size_t n, size_t l) {
   EC_CHECK(n >= l && l > 0, kRuntime, "orthonormalize_columns: need n >= l > 0, got " << n << ", " << l);
   // Row-major y (n x l) is column-major y^T (l x n); its LQ factor Q (l x n, orthonormal

@@ -17,6 +17,16 @@ void gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
 void matmul(const float* A, const float* B, float* C, size_t m, size_t k, size_t n,
             bool accumulate = false);
 
+/// Row-major C (m x n) = A (m x k) * B (k x n) [+ C when accumulate], one row of C at a
+/// time in a fixed loop order (no BLAS):
+///   for i: for j in [0, k): C[i, :] += A[i, j] * B[j, :]
+/// so a row's result is bit-for-bit the same whatever m, the batch it comes in and the BLAS
+/// kernel (OpenBLAS picks different sgemm kernels per CPU and per m, which made PCA decode
+/// differ between decode_rows and decode_range on Haswell/Zen kernels). For decoders, whose
+/// contract is batch independence; slower than sgemm for large k and n.
+void matmul_rowwise(const float* A, const float* B, float* C, size_t m, size_t k, size_t n,
+                    bool accumulate = false);
+
 /// Replaces the row-major n x l matrix y (n >= l) by an orthonormal basis of its column
 /// space (Householder QR through LAPACK's LQ of y^T: sgelqf + sorglq).
 void orthonormalize_columns(float* y, size_t n, size_t l);
