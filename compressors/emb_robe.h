@@ -14,7 +14,8 @@
 //   bytes()  = 4 M + 32                            (A, and a, b of the two hashes)
 //
 // Z = D reads each row as one contiguous block (ROBE-Z with Z = D); smaller Z spreads a
-// row over C places, which the paper finds lowers the variance. Default Z = min(32, D).
+// row over C places, which the ROBE paper argues lowers the variance of the
+// collisions (its own analysis; not measured here). Default Z = min(32, D).
 // Budget solver ("ROBE@B"): M = floor((B * 4 N D - 32) / 4); M >= Z is required.
 #pragma once
 
