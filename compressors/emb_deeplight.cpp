@@ -256,6 +256,17 @@ int64_t PrunedSparseTable::optimizer_bytes() const {
   return w_.bytes() + RowParams::optimizer_bytes(n_, D_, opt_) + extra_bytes();
 }
 
+std::unique_ptr<EmbeddingTable> make_pruned_sparse(
+    const std::string& spec, double budget, const TableInit& init, const std::string& name,
+    const std::function<std::unique_ptr<PrunedSparseTable>(const SparseBudget&)>& build) {
+  require_budget(spec, budget, name);
+  const double full = 4.0 * double(init.rows) * init.dim;
+  std::unique_ptr<PrunedSparseTable> t = build(solve_sparse_budget(spec, init, budget * full));
+  t->set_budget_note(
+      budget_gap_note(double(t->bytes()) / full, budget, "the store holds whole entries"));
+  return t;
+}
+
 // ---------------------------------------------------------------------------------------
 // DeepLight
 
@@ -314,13 +325,9 @@ namespace {
 
 std::unique_ptr<EmbeddingTable> make_deeplight(const std::string& spec, double budget,
                                                const TableInit& init) {
-  require_budget(spec, budget, "DeepLight");
-  const double full = 4.0 * double(init.rows) * init.dim;
-  const SparseBudget b = solve_sparse_budget(spec, init, budget * full);
-  auto t = std::make_unique<DeepLightTable>(init, b, spec);
-  t->set_budget_note(
-      budget_gap_note(double(t->bytes()) / full, budget, "the store holds whole entries"));
-  return t;
+  return make_pruned_sparse(spec, budget, init, "DeepLight", [&](const SparseBudget& b) {
+    return std::make_unique<DeepLightTable>(init, b, spec);
+  });
 }
 
 TableRegistrar reg{{"DeepLight", "DeepLight@B",

@@ -50,6 +50,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -181,6 +183,12 @@ class PrunedSparseTable : public EmbeddingTable {
   std::vector<int64_t> touched_;  // rows with a gradient this step
   std::vector<float> gw_;         // backward scratch, D floats
 };
+
+/// The registered builder of a PrunedSparseTable method NAME: kBadInput without a budget,
+/// solve_sparse_budget, build(K, format), and the budget note.
+std::unique_ptr<EmbeddingTable> make_pruned_sparse(
+    const std::string& spec, double budget, const TableInit& init, const std::string& name,
+    const std::function<std::unique_ptr<PrunedSparseTable>(const SparseBudget&)>& build);
 
 /// Default schedule length in steps when TableInit::schedule_steps is 0.
 inline constexpr int64_t kDefaultScheduleSteps = 1000;

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "compressors/budget.h"
-#include "compressors/emb_hash.h"
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {
@@ -67,13 +65,9 @@ namespace {
 
 std::unique_ptr<EmbeddingTable> make_pep(const std::string& spec, double budget,
                                          const TableInit& init) {
-  require_budget(spec, budget, "PEP");
-  const double full = 4.0 * double(init.rows) * init.dim;
-  const SparseBudget b = solve_sparse_budget(spec, init, budget * full);
-  auto t = std::make_unique<PepTable>(init, b, spec);
-  t->set_budget_note(
-      budget_gap_note(double(t->bytes()) / full, budget, "the store holds whole entries"));
-  return t;
+  return make_pruned_sparse(spec, budget, init, "PEP", [&](const SparseBudget& b) {
+    return std::make_unique<PepTable>(init, b, spec);
+  });
 }
 
 TableRegistrar reg{{"PEP", "PEP@B",

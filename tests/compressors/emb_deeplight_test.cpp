@@ -2,7 +2,8 @@
 // budget solver's format choice, lookup = top-K of the shadow (reference computed here),
 // backward + SGD step against a hand update, the gradient of the stored values by finite
 // differences, the cubic schedule ending at exactly K alive entries within the budget,
-// budgets on Criteo-like layouts, training on a planted problem, determinism, error paths.
+// and (for DeepLight and PEP alike) budgets on Criteo-like layouts, training on a planted
+// problem, determinism, error paths.
 #include "compressors/emb_deeplight.h"
 
 #include <gtest/gtest.h>
@@ -197,27 +198,31 @@ TEST(EmbDeepLight, CubicScheduleEndsWithKAliveEntriesWithinBudget) {
   for (int64_t r = 0; r < N; ++r) EXPECT_EQ(d.store().end(r), spans[r]);
 }
 
-TEST(EmbDeepLight, BudgetsOnCriteoLikeLayouts) {
+// The checks DeepLight and PEP share (the registry names them; PEP's own tests are in
+// emb_pep_test.cpp).
+class PrunedSparse : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PrunedSparse, BudgetsOnCriteoLikeLayouts) {
+  const std::string name = GetParam();
   for (int dim : {4, 16}) {
     const TableInit init = testing::criteo_like_layout(300, dim, false);
     const double full = 4.0 * init.rows * dim;
-    const auto actual = testing::expect_budgets_met("DeepLight", init);
+    const auto actual = testing::expect_budgets_met(name, init);
     const double budgets[3] = {0.5, 0.1, 0.01};
     for (int i = 0; i < 3; ++i) EXPECT_GE(actual[i], budgets[i] - 8.0 / full) << dim;
   }
   // D = 300: 2-byte columns.
-  const TableInit wide = small(400, 300);
-  auto t = make_embedding_table("DeepLight@0.5", wide);
+  auto t = make_embedding_table(name + "@0.5", small(400, 300));
   EXPECT_LE(t->bytes(), 0.5 * 4 * 400 * 300);
   EXPECT_GE(t->bytes(), 0.5 * 4 * 400 * 300 - 6);
 }
 
-TEST(EmbDeepLight, TrainingLowersTheLossOnAPlantedProblem) {
+TEST_P(PrunedSparse, TrainingLowersTheLossOnAPlantedProblem) {
   // Targets with ~10% nonzero entries: a 0.3 budget stores 15% of the entries (COO).
   TableInit init = small(300, 8, 100);
   init.optimizer.kind = OptimizerConfig::Kind::kAdam;
   init.optimizer.lr = 0.02f;
-  auto t = make_embedding_table("DeepLight@0.3", init);
+  auto t = make_embedding_table(GetParam() + "@0.3", init);
   std::vector<float> target(300 * 8, 0.0f);
   for (size_t p = 0; p < target.size(); ++p)
     if (hashed_uniform(99, p) > 0.8f) target[p] = 0.5f * hashed_uniform(98, p);
@@ -237,13 +242,13 @@ TEST(EmbDeepLight, TrainingLowersTheLossOnAPlantedProblem) {
     t->backward(ids.data(), 300, g.data());
     t->step();
   }
-  EXPECT_TRUE(as_deeplight(*t).schedule_done());
+  EXPECT_TRUE(dynamic_cast<PrunedSparseTable&>(*t).schedule_done());
   EXPECT_LT(loss(), 0.1 * before);
 }
 
-TEST(EmbDeepLight, DeterministicInTheSeed) {
-  auto emb = [](uint64_t seed) {
-    auto t = make_embedding_table("DeepLight@0.2", small(64, 4, 1000, seed));
+TEST_P(PrunedSparse, DeterministicInTheSeed) {
+  auto emb = [&](uint64_t seed) {
+    auto t = make_embedding_table(GetParam() + "@0.2", small(64, 4, 1000, seed));
     std::vector<int64_t> ids(64);
     std::iota(ids.begin(), ids.end(), 0);
     std::vector<float> out(64 * 4);
@@ -254,24 +259,27 @@ TEST(EmbDeepLight, DeterministicInTheSeed) {
   EXPECT_NE(emb(4), emb(5));
 }
 
-TEST(EmbDeepLight, ErrorPaths) {
-  EXPECT_THROW(make_embedding_table("DeepLight", small(64, 4)), Error);  // needs a budget
+TEST_P(PrunedSparse, ErrorPaths) {
+  const std::string name = GetParam();
+  EXPECT_THROW(make_embedding_table(name, small(64, 4)), Error);  // needs a budget
   try {
-    make_embedding_table("DeepLight@0.001", small(64, 4));  // 1 byte: not one entry
+    make_embedding_table(name + "@0.001", small(64, 4));  // 1 byte: not one entry
     FAIL() << "must throw";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
   }
   TableInit bad = small(64, 4);
   bad.schedule_steps = -1;
-  EXPECT_THROW(make_embedding_table("DeepLight@0.2", bad), Error);
-  auto t = make_embedding_table("DeepLight@0.2", small(64, 4));
+  EXPECT_THROW(make_embedding_table(name + "@0.2", bad), Error);
+  auto t = make_embedding_table(name + "@0.2", small(64, 4));
   std::vector<float> out(4);
   for (int64_t id : {int64_t(-1), int64_t(64)}) {
     EXPECT_THROW(t->lookup(&id, 1, out.data()), Error);
     EXPECT_THROW(t->backward(&id, 1, out.data()), Error);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, PrunedSparse, ::testing::Values("DeepLight", "PEP"));
 
 }  // namespace
 }  // namespace embcomp::ctr

@@ -1,7 +1,8 @@
 // PEP CTR table: lookup = top-K of the soft-thresholded shadow (reference computed here),
 // gradients of the weights and thresholds by finite differences, a backward + SGD step by
-// hand, the end of the pruning phase (mask frozen, values trained directly), budgets on
-// Criteo-like layouts, training on a planted problem, determinism, error paths.
+// hand, the end of the pruning phase (mask frozen, values trained directly). Budgets, a
+// planted problem, determinism and error paths: the PrunedSparse suite in
+// emb_deeplight_test.cpp.
 #include "compressors/emb_pep.h"
 
 #include <gtest/gtest.h>
@@ -180,64 +181,6 @@ TEST(EmbPEP, PruningPhaseEndsWithAFrozenMaskWithinBudget) {
   EXPECT_EQ(std::vector<float>(p.thresholds().data(), p.thresholds().data() + 2 * D), frozen_s);
   EXPECT_LE(t->bytes(), budget);
   EXPECT_GE(t->bytes(), budget - 8);
-}
-
-TEST(EmbPEP, BudgetsOnCriteoLikeLayouts) {
-  for (int dim : {4, 16}) {
-    const TableInit init = testing::criteo_like_layout(300, dim, false);
-    const double full = 4.0 * init.rows * dim;
-    const auto actual = testing::expect_budgets_met("PEP", init);
-    const double budgets[3] = {0.5, 0.1, 0.01};
-    for (int i = 0; i < 3; ++i) EXPECT_GE(actual[i], budgets[i] - 8.0 / full) << dim;
-  }
-}
-
-TEST(EmbPEP, TrainingLowersTheLossOnAPlantedProblem) {
-  TableInit init = small(300, 8, 100);
-  init.optimizer.kind = OptimizerConfig::Kind::kAdam;
-  init.optimizer.lr = 0.02f;
-  auto t = make_embedding_table("PEP@0.3", init);
-  std::vector<float> target(300 * 8, 0.0f);
-  for (size_t p = 0; p < target.size(); ++p)
-    if (hashed_uniform(99, p) > 0.8f) target[p] = 0.5f * hashed_uniform(98, p);
-  std::vector<int64_t> ids(300);
-  std::iota(ids.begin(), ids.end(), 0);
-  std::vector<float> out(target.size()), g(target.size());
-  auto loss = [&] {
-    t->lookup(ids.data(), 300, out.data());
-    double s = 0;
-    for (size_t i = 0; i < out.size(); ++i) s += (out[i] - target[i]) * (out[i] - target[i]);
-    return s / double(out.size());
-  };
-  const double before = loss();
-  for (int s = 0; s < 300; ++s) {
-    loss();
-    for (size_t i = 0; i < out.size(); ++i) g[i] = 2.0f * (out[i] - target[i]);
-    t->backward(ids.data(), 300, g.data());
-    t->step();
-  }
-  EXPECT_TRUE(as_pep(*t).schedule_done());
-  EXPECT_LT(loss(), 0.1 * before);
-}
-
-TEST(EmbPEP, DeterministicInTheSeed) {
-  auto emb = [](uint64_t seed) {
-    auto t = make_embedding_table("PEP@0.2", small(64, 4, 1000, seed));
-    return lookup_all(*t);
-  };
-  EXPECT_EQ(emb(4), emb(4));
-  EXPECT_NE(emb(4), emb(5));
-}
-
-TEST(EmbPEP, ErrorPaths) {
-  EXPECT_THROW(make_embedding_table("PEP", small(64, 4)), Error);
-  EXPECT_THROW(make_embedding_table("PEP@0.001", small(64, 4)), Error);
-  auto t = make_embedding_table("PEP@0.2", small(64, 4));
-  std::vector<float> out(4);
-  for (int64_t id : {int64_t(-1), int64_t(64)}) {
-    EXPECT_THROW(t->lookup(&id, 1, out.data()), Error);
-    EXPECT_THROW(t->backward(&id, 1, out.data()), Error);
-  }
 }
 
 }  // namespace
