@@ -50,6 +50,9 @@ struct TableInit {
   std::vector<uint32_t> counts;
   uint64_t seed = 1;                   ///< every random choice (init, hash seeds)
   OptimizerConfig optimizer;
+  /// Length in step() calls of a table's search/pruning schedule (DeepLight, PEP); 0: the
+  /// method's default. A trainer that knows its total steps can set it.
+  int64_t schedule_steps = 0;
 };
 
 class EmbeddingTable {
