@@ -70,6 +70,21 @@ class AddressSpaceCap {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+/// Runs a FAISS read; returns "" or why it failed (the first line of FAISS's message).
+template <class F>
+std::string faiss_read_failure(F&& read) {
+  try {
+    read();
+    return "";
+  } catch (const faiss::FaissException& e) {
+    return first_line(e.msg);
+  } catch (const std::bad_alloc&) {
+    return "a size in it is larger than the bytes can hold (allocation refused)";
+  } catch (const std::length_error&) {
+    return "a size in it is larger than the bytes can hold";
+  }
+}
+
 void check_hnsw(const faiss::IndexHNSW& index, const std::string& path) {
   const faiss::HNSW& h = index.hnsw;
   const int64_t n = index.ntotal;
@@ -264,15 +279,8 @@ std::unique_ptr<faiss::Index> read_faiss_index_file(const std::string& path) {
     const uint64_t size = uint64_t(st.st_size);
     AddressSpaceCap cap(size > (uint64_t{1} << 50) ? RLIM_INFINITY
                                                    : (uint64_t{64} << 20) + 64 * size);
-    try {
-      index.reset(faiss::read_index(&reader, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
-    } catch (const faiss::FaissException& e) {
-      failure = first_line(e.msg);
-    } catch (const std::bad_alloc&) {
-      failure = "a size in the file is larger than the file can hold (allocation refused)";
-    } catch (const std::length_error&) {
-      failure = "a size in the file is larger than the file can hold";
-    }
+    failure = faiss_read_failure(
+        [&] { index.reset(faiss::read_index(&reader, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE)); });
   }
   EC_CHECK(reader.implausible_count() == 0, kBadInput,
            path << ": corrupt FAISS index: a count of " << reader.implausible_count()
@@ -291,16 +299,8 @@ std::unique_ptr<faiss::VectorTransform> read_faiss_transform_blob(const std::vec
                                                                   const std::string& spec) {
   BoundedIOReader reader(blob.data(), blob.size(), what);
   std::unique_ptr<faiss::VectorTransform> vt;
-  std::string failure;
-  try {
-    vt.reset(faiss::read_VectorTransform(&reader));
-  } catch (const faiss::FaissException& e) {
-    failure = first_line(e.msg);
-  } catch (const std::bad_alloc&) {
-    failure = "allocation refused";
-  } catch (const std::length_error&) {
-    failure = "a size is larger than the blob";
-  }
+  const std::string failure =
+      faiss_read_failure([&] { vt.reset(faiss::read_VectorTransform(&reader)); });
   EC_CHECK(reader.implausible_count() == 0, kBadInput,
            what << ": corrupt " << spec << " model: a count of " << reader.implausible_count()
                 << " exceeds the " << blob.size() << "-byte model");
