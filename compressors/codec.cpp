@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "index/faiss_reader.h"
 #include "toolkit/error.h"
 #include "toolkit/serialize.h"
 
@@ -59,13 +60,8 @@ void save_faiss_transform(BinaryWriter& w, const faiss::VectorTransform& t) {
 
 std::unique_ptr<faiss::VectorTransform> load_faiss_transform(BinaryReader& r,
                                                              const std::string& what) {
-  faiss::VectorIOReader blob;
-  blob.data = r.get_vector<uint8_t>();
-  try {
-    return std::unique_ptr<faiss::VectorTransform>(faiss::read_VectorTransform(&blob));
-  } catch (const std::exception& e) {
-    EC_THROW(kBadInput, r.what() << ": corrupt " << what << " model: " << e.what());
-  }
+  // FAISS's READVECTOR would allocate whatever count the blob claims (reliability #12).
+  return read_faiss_transform_blob(r.get_vector<uint8_t>(), r.what(), what);
 }
 
 }  // namespace embcomp

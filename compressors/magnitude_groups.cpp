@@ -191,8 +191,23 @@ void GroupRemap::load(BinaryReader& r) {
   w_ = group_id_bits(g_);
   ids_ = r.get_vector<uint64_t>((n_ * w_ + 63) / 64);
   dir_ = r.get_vector<uint32_t>(((n_ + kRemapBlockRows - 1) / kRemapBlockRows) * (g_ - 1));
-  for (size_t i = 0; i < n_; ++i)
-    EC_CHECK(group(i) < g_, kBadInput, r.what() << ": corrupt remap: row " << i << " has group " << group(i));
+  // The directory is derived data: recompute it from the group ids and require the stored
+  // one to match, so that rank() and position() stay inside the groups (position(i) <
+  // group_size(group(i)) then holds by construction).
+  std::vector<uint32_t> count(g_, 0);
+  for (size_t i = 0; i < n_; ++i) {
+    const size_t k = group(i);
+    EC_CHECK(k < g_, kBadInput, r.what() << ": corrupt remap: row " << i << " has group " << k);
+    if (i % kRemapBlockRows == 0)
+      for (size_t j = 0; j + 1 < g_; ++j) {
+        const size_t b = i / kRemapBlockRows;
+        EC_CHECK(dir_[b * (g_ - 1) + j] == count[j], kBadInput,
+                 r.what() << ": corrupt remap: directory entry (block " << b << ", group " << j
+                          << ") is " << dir_[b * (g_ - 1) + j] << ", the group ids give "
+                          << count[j]);
+      }
+    ++count[k];
+  }
 }
 
 }  // namespace embcomp

@@ -125,8 +125,15 @@ void PcaTransform::save(BinaryWriter& w) const {
 void PcaTransform::load(BinaryReader& r) {
   std::unique_ptr<faiss::VectorTransform> vt = load_faiss_transform(r, spec());
   auto* t = dynamic_cast<faiss::PCAMatrix*>(vt.get());
+  const size_t din = size_t(pca_.d_in), dout = size_t(pca_.d_out);
   EC_CHECK(t && t->d_in == pca_.d_in && t->d_out == pca_.d_out && t->is_trained, kBadInput,
            r.what() << ": corrupt " << spec() << " model (wrong type or dimensions)");
+  // apply() multiplies by A (d_out x d_in) and adds b (d_out): short ones read out of bounds.
+  EC_CHECK(t->A.size() == din * dout && (!t->have_bias || t->b.size() == dout) &&
+               (t->mean.empty() || t->mean.size() == din),
+           kBadInput,
+           r.what() << ": corrupt " << spec() << " model (" << t->A.size() << " matrix values for "
+                    << dout << " x " << din << ", " << t->b.size() << " bias values)");
   pca_ = *t;
 }
 

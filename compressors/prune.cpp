@@ -261,19 +261,45 @@ void PruneTable::load(BinaryReader& r) {
   col_w_ = r.get_u64();
   ptr_w_ = r.get_u64();
   row_w_ = r.get_u64();
-  EC_CHECK(col_w_ <= 8 && ptr_w_ <= 8 && row_w_ <= 8, kBadInput,
-           r.what() << ": corrupt " << spec_ << " index widths");
+  // The widths follow from n, d, nnz and the layout (compress); anything else is corrupt.
   const size_t nnz = params_.nnz;
+  const bool csr = params_.layout == SparseLayout::kCsr;
+  EC_CHECK(col_w_ == index_width(d_ - 1) &&
+               (csr ? ptr_w_ == index_width(nnz) : row_w_ == index_width(n_ - 1)),
+           kBadInput,
+           r.what() << ": corrupt " << spec_ << " index widths (col " << col_w_ << ", ptr "
+                    << ptr_w_ << ", row " << row_w_ << ")");
   values_ = r.get_vector<float>(nnz);
   cols_ = r.get_vector<uint8_t>(checked_mul(nnz, col_w_));
-  ptrs_ = r.get_vector<uint8_t>();
-  rows_ = r.get_vector<uint8_t>();
-  EC_CHECK(ptrs_.empty() || ptrs_.size() == checked_mul(n_ + 1, ptr_w_), kBadInput,
-           r.what() << ": corrupt " << spec_ << " row pointers");
-  EC_CHECK(rows_.empty() || rows_.size() == checked_mul(nnz, row_w_), kBadInput,
-           r.what() << ": corrupt " << spec_ << " row indices");
-  EC_CHECK(ptrs_.empty() != rows_.empty(), kBadInput,
-           r.what() << ": corrupt " << spec_ << ": neither or both of CSR and COO");
+  ptrs_ = r.get_vector<uint8_t>(csr ? checked_mul(n_ + 1, ptr_w_) : 0);
+  rows_ = r.get_vector<uint8_t>(csr ? 0 : checked_mul(nnz, row_w_));
+  // decode_rows writes o[col] and walks [row_span): every column < d, CSR pointers
+  // non-decreasing from 0 to nnz, COO rows sorted and < n.
+  for (size_t p = 0; p < nnz; ++p) {
+    const uint64_t c = get(&cols_[p * col_w_], col_w_);
+    EC_CHECK(c < d_, kBadInput,
+             r.what() << ": corrupt " << spec_ << ": entry " << p << " has column " << c
+                      << " >= d=" << d_);
+  }
+  if (csr) {
+    uint64_t prev = 0;
+    for (size_t i = 0; i <= n_; ++i) {
+      const uint64_t v = get(&ptrs_[i * ptr_w_], ptr_w_);
+      EC_CHECK(v >= prev && v <= nnz && (i > 0 || v == 0) && (i < n_ || v == nnz), kBadInput,
+               r.what() << ": corrupt " << spec_ << ": row pointer " << i << " = " << v
+                        << " (pointers must rise from 0 to nnz=" << nnz << ")");
+      prev = v;
+    }
+  } else {
+    uint64_t prev = 0;
+    for (size_t p = 0; p < nnz; ++p) {
+      const uint64_t v = get(&rows_[p * row_w_], row_w_);
+      EC_CHECK(v >= prev && v < n_, kBadInput,
+               r.what() << ": corrupt " << spec_ << ": entry " << p << " has row " << v
+                        << " (rows must be sorted and < n=" << n_ << ")");
+      prev = v;
+    }
+  }
 }
 
 }  // namespace embcomp

@@ -185,15 +185,22 @@ class SlabReader {
 
 std::array<size_t, 3> tt_factor(size_t x) {
   EC_CHECK(x >= 1, kBadInput, "TT: cannot factor " << x << " rows or columns");
-  EC_CHECK(x < (size_t{1} << 54), kBadInput, "TT: " << x << " is too large to factor");
+  EC_CHECK(x <= kMaxTtFactor, kBadInput, "TT: " << x << " is too large to factor (at most 2^40)");
   size_t t = std::max<size_t>(1, size_t(std::llround(std::cbrt(double(x)))));
   while (t * t * t < x) ++t;
   while (t > 1 && (t - 1) * (t - 1) * (t - 1) >= x) --t;
   const size_t lo = (t + 1) / 2, hi = 2 * t;
   std::array<size_t, 3> best{t, t, t};
   size_t best_prod = t * t * t;
-  for (size_t a = lo; a <= hi; ++a) {
-    for (size_t b = a; b <= hi; ++b) {
+  // Candidates a <= b <= c with c = ceil(x / (a b)) in [lo, hi], ranked by the product,
+  // then the ratio c / a, then a. Only sorted triples need visiting (the best triple,
+  // sorted, is reached with a = its smallest and b = its middle factor, c then being the
+  // smallest that reaches x), and one that can tie the best product has a^3 <= a b c <=
+  // best_prod and a b^2 <= best_prod; c <= hi needs a b >= x / hi. That keeps the search
+  // around the cube root: O(t^2 / 10) steps instead of O(t^2), 2^40 in well under a second.
+  for (size_t a = lo; a <= hi && a * a * a <= best_prod; ++a) {
+    const size_t b0 = std::max(a, (x + a * hi - 1) / (a * hi));
+    for (size_t b = b0; b <= hi && a * b * b <= best_prod; ++b) {
       const size_t c = (x + a * b - 1) / (a * b);
       if (c < lo || c > hi) continue;
       std::array<size_t, 3> f{a, b, c};
@@ -491,7 +498,9 @@ void TtTable::save(BinaryWriter& w) const {
 
 void TtTable::load(BinaryReader& r) {
   n_ = r.get_u64();
-  EC_CHECK(n_ > 0, kBadInput, r.what() << ": " << spec_ << " stores no rows");
+  EC_CHECK(
+      n_ > 0 && (n_expected_ == 0 || n_ == n_expected_), kBadInput,
+      r.what() << ": " << spec_ << " stores " << n_ << " rows, the header says " << n_expected_);
   shape_ = TtShape::for_table(n_, d_);
   const size_t R = rank();
   g1_ = r.get_vector<float>(checked_mul(shape_.m(0), R));

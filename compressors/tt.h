@@ -57,6 +57,8 @@ namespace embcomp {
 /// one with the smallest product (least padding) wins, then the smallest c / a, then the
 /// smallest a. E.g. 30000 -> {25, 30, 40}, 768 -> {8, 8, 12}, 7 -> {2, 2, 2}.
 std::array<size_t, 3> tt_factor(size_t x);
+/// Largest x tt_factor accepts (kBadInput beyond).
+constexpr size_t kMaxTtFactor = size_t{1} << 40;
 
 /// The TT-matrix shape of an n x d table.
 struct TtShape {

@@ -1,12 +1,16 @@
 #include "index/faiss_index.h"
 
 #include <faiss/AutoTune.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,6 +18,9 @@
 #include <sstream>
 
 #include "build_info.h"
+#include "index/checksum.h"
+#include "index/faiss_reader.h"
+#include "index/sidecar.h"
 #include "toolkit/error.h"
 #include "toolkit/io.h"
 #include "toolkit/registry.h"
@@ -39,13 +46,27 @@ std::string faiss_factory_string(const std::string& method, const std::string& s
   std::smatch m;
   enum { kFlatStruct, kIvf, kHnsw } kind;
   int hnsw_m = 0;
+  // Bounds before FAISS sees them: HNSW0 crashes inside FAISS (add_link), HNSW100000 takes
+  // minutes and GBs; nlist beyond 2^24 cannot be trained on any corpus embcomp reads.
+  auto check_hnsw_m = [&](const std::string& digits) {
+    const long v = digits.size() > 9 ? -1 : std::stol(digits);
+    EC_CHECK(v >= kMinHnswM && v <= kMaxHnswM, kBadInput,
+             "index structure '" << structure << "': HNSW M=" << digits << " must be in ["
+                                 << kMinHnswM << ", " << kMaxHnswM << "]");
+    return int(v);
+  };
   if (structure == "Flat") {
     kind = kFlatStruct;
-  } else if (std::regex_match(structure, m, std::regex("IVF([0-9]+)(_HNSW[0-9]+)?"))) {
+  } else if (std::regex_match(structure, m, std::regex("IVF([0-9]+)(_HNSW([0-9]+))?"))) {
     kind = kIvf;
+    const long nlist = m[1].length() > 9 ? -1 : std::stol(m[1]);
+    EC_CHECK(nlist >= 1 && nlist <= kMaxNlist, kBadInput,
+             "index structure '" << structure << "': nlist=" << m[1] << " must be in [1, "
+                                 << kMaxNlist << "]");
+    if (m[3].matched) check_hnsw_m(m[3]);
   } else if (std::regex_match(structure, m, std::regex("HNSW([0-9]+)"))) {
     kind = kHnsw;
-    hnsw_m = std::stoi(m[1]);
+    hnsw_m = check_hnsw_m(m[1]);
   } else {
     EC_THROW(kBadInput, "index structure '" << structure
                                             << "' is not one of Flat, IVF{nlist}, "
@@ -110,7 +131,7 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
   b.index->add(faiss::Index::idx_t(base.n), base.data);
   auto t2 = std::chrono::steady_clock::now();
   b.meta["format"] = "embcomp-index-meta";
-  b.meta["version"] = 1;
+  b.meta["version"] = kSidecarVersion;
   b.meta["kind"] = "faiss";
   b.meta["method"] = method;
   b.meta["structure"] = structure;
@@ -125,54 +146,56 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
   return b;
 }
 
+void write_faiss_index(const faiss::Index& index, const std::string& tmp_path,
+                       const std::string& what) {
+  try {
+    faiss::write_index(&index, tmp_path.c_str());
+  } catch (const faiss::FaissException& e) {
+    EC_THROW(kRuntime, what << ": writing the index failed: " << e.msg);
+  }
+}
+
 void save_index(const BuiltIndex& built, const std::string& path) {
   AtomicFile idx(path);
-  try {
-    faiss::write_index(built.index.get(), idx.tmp_path().c_str());
-  } catch (const faiss::FaissException& e) {
-    EC_THROW(kRuntime, path << ": writing the index failed: " << e.msg);
-  }
-  AtomicFile meta(path + ".json");
-  {
-    std::ofstream os(meta.tmp_path());
-    os << built.meta.dump(2) << "\n";
-    EC_CHECK(os.good(), kRuntime, path << ".json: write failed");
-  }
-  // The sidecar first: an index file that exists always has its sidecar.
-  meta.commit();
+  write_faiss_index(*built.index, idx.tmp_path(), path);
+  const uint64_t build_id = file_checksum64(idx.tmp_path());
+  AtomicFile meta(sidecar_path(path));
+  write_sidecar(meta.tmp_path(), sidecar_path(path), built.meta, build_id);
+  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
+  // does not match, which load_index refuses.
   idx.commit();
+  meta.commit();
 }
 
 BuiltIndex load_index(const std::string& path) {
-  std::error_code ec;
-  EC_CHECK(std::filesystem::is_regular_file(path, ec), kBadInput, path << ": no such index file");
   BuiltIndex b;
-  try {
-    b.index.reset(faiss::read_index(path.c_str()));
-  } catch (const faiss::FaissException& e) {
-    std::string msg = e.msg;
-    EC_THROW(kBadInput, path << ": not a readable FAISS index (truncated or foreign file): "
-                             << msg.substr(0, msg.find('\n')));
-  }
-  const std::string meta_path = path + ".json";
-  if (std::filesystem::exists(meta_path, ec)) {
-    std::ifstream is(meta_path);
-    try {
-      b.meta = nlohmann::ordered_json::parse(is);
-    } catch (const std::exception& e) {
-      EC_THROW(kBadInput, meta_path << ": not valid JSON: " << e.what());
-    }
-    EC_CHECK(b.meta.value("format", "") == "embcomp-index-meta", kBadInput,
-             meta_path << ": not an embcomp index sidecar");
-    EC_CHECK(b.meta.value("d", 0) == b.index->d && b.meta.value("n", -1) == b.index->ntotal,
-             kBadInput, meta_path << ": does not match " << path << " (d or n differ)");
-  } else {
-    b.meta["metric"] = b.index->metric_type == faiss::METRIC_L2 ? "l2" : "ip";
+  b.index = read_faiss_index_file(path);
+  b.build_id = file_checksum64(path);
+  SidecarExpect expect;
+  expect.build_id = b.build_id;
+  expect.n = uint64_t(b.index->ntotal);
+  expect.d = uint64_t(b.index->d);
+  expect.metric = b.index->metric_type == faiss::METRIC_L2 ? "l2" : "ip";
+  if (!read_sidecar(path, expect, b.meta)) {
+    b.meta["metric"] = expect.metric;
     b.meta["n"] = b.index->ntotal;
     b.meta["d"] = b.index->d;
   }
   return b;
 }
+
+namespace {
+/// The IVF index inside index (behind transforms), or null.
+const faiss::IndexIVF* find_ivf(const faiss::Index* index) {
+  if (auto* pt = dynamic_cast<const faiss::IndexPreTransform*>(index)) return find_ivf(pt->index);
+  return dynamic_cast<const faiss::IndexIVF*>(index);
+}
+bool has_hnsw(const faiss::Index* index) {
+  if (auto* pt = dynamic_cast<const faiss::IndexPreTransform*>(index)) return has_hnsw(pt->index);
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index)) return has_hnsw(ivf->quantizer);
+  return dynamic_cast<const faiss::IndexHNSW*>(index) != nullptr;
+}
+}  // namespace
 
 void set_search_params(faiss::Index& index, const std::string& params) {
   if (params.empty()) return;
@@ -180,16 +203,41 @@ void set_search_params(faiss::Index& index, const std::string& params) {
   for (const auto& kv : split(params, ',')) {
     auto eq = kv.find('=');
     EC_CHECK(eq != std::string::npos, kBadInput, "--params: '" << kv << "' is not name=value");
+    const std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    // The whole text must be a number (nprobe and efSearch: an integer in range): FAISS
+    // would take nprobe=0, -5, nan or 1e300 and fail (or clip) at search time.
     double v = 0;
-    try {
-      v = std::stod(kv.substr(eq + 1));
-    } catch (const std::exception&) {
-      EC_THROW(kBadInput, "--params: '" << kv << "' has no numeric value");
+    if (name == "nprobe" || name == "efSearch") {
+      long long iv = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), iv);
+      EC_CHECK(!value.empty() && ec == std::errc() && end == value.data() + value.size(), kBadInput,
+               "--params: '" << kv << "' is not an integer");
+      if (name == "nprobe") {
+        const faiss::IndexIVF* ivf = find_ivf(&index);
+        EC_CHECK(ivf, kBadInput, "--params: nprobe needs an IVF index; this one has none");
+        EC_CHECK(iv >= 1 && uint64_t(iv) <= ivf->nlist, kBadInput,
+                 "--params: nprobe=" << value << " must be in [1, nlist=" << ivf->nlist << "]");
+      } else {
+        EC_CHECK(has_hnsw(&index), kBadInput,
+                 "--params: efSearch needs an HNSW index; this one has none");
+        EC_CHECK(iv >= 1 && iv <= kMaxEfSearch, kBadInput,
+                 "--params: efSearch=" << value << " must be in [1, " << kMaxEfSearch << "]");
+      }
+      v = double(iv);
+    } else {
+      size_t used = 0;
+      try {
+        v = std::stod(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      EC_CHECK(!value.empty() && used == value.size() && std::isfinite(v), kBadInput,
+               "--params: '" << kv << "' is not a finite number");
     }
     try {
-      ps.set_index_parameter(&index, kv.substr(0, eq), v);
+      ps.set_index_parameter(&index, name, v);
     } catch (const faiss::FaissException& e) {
-      EC_THROW(kBadInput, "--params: this index has no parameter '" << kv.substr(0, eq) << "'");
+      EC_THROW(kBadInput, "--params: this index has no parameter '" << name << "'");
     }
   }
 }

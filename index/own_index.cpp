@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -16,8 +17,10 @@
 #include "build_info.h"
 #include "compressors/binary.h"
 #include "compressors/int8.h"
+#include "index/checksum.h"
 #include "index/faiss_index.h"
 #include "index/scan_kernels.h"
+#include "index/sidecar.h"
 #include "toolkit/error.h"
 #include "toolkit/io.h"
 #include "toolkit/registry.h"
@@ -90,6 +93,123 @@ struct SignLut {
     return 2 * s - total;
   }
 };
+
+constexpr char kChecksumSection[4] = {'C', 'S', 'U', 'M'};
+constexpr uint64_t kHeaderBytes = 12;  // magic + version
+
+/// One pass over an own-index file: the checksum64 of every section before "CSUM" (over
+/// its name, length and payload), the offset and payload of "CSUM" (the scan stops after
+/// it) and the checksum of the file up to there (the whole file, for a valid one: the
+/// build id). Section lengths that run past the
+/// end of the file are reported as a truncated file.
+struct SectionScan {
+  std::vector<std::pair<std::string, uint64_t>> sums;
+  uint64_t csum_at = 0;    ///< offset of the "CSUM" section, or the file size
+  std::vector<char> csum;  ///< its payload
+  uint64_t end = 0;        ///< where the scan stopped (after "CSUM")
+  uint64_t size = 0;       ///< the file size
+  uint64_t file_sum = 0;   ///< checksum64 of bytes [0, end)
+};
+constexpr uint64_t kMaxChecksumBytes = 1024;
+
+SectionScan scan_sections(const std::string& path, const std::string& what) {
+  std::ifstream is(path, std::ios::binary);
+  EC_CHECK(is.good(), kBadInput, what << ": cannot open for reading");
+  is.seekg(0, std::ios::end);
+  const uint64_t size = uint64_t(is.tellg());
+  is.seekg(0);
+  SectionScan scan;
+  Checksum64 whole;
+  std::vector<char> buf(1 << 20);
+  auto read = [&](char* p, uint64_t bytes, Checksum64* section) {
+    is.read(p, std::streamsize(bytes));
+    EC_CHECK(is.good(), kBadInput, what << ": read error");
+    whole.update(p, bytes);
+    if (section) section->update(p, bytes);
+  };
+  EC_CHECK(size >= kHeaderBytes, kBadInput,
+           what << ": not an embcomp index (only " << size << " bytes)");
+  read(buf.data(), kHeaderBytes, nullptr);
+  uint64_t pos = kHeaderBytes;
+  scan.csum_at = size;
+  while (pos < size) {
+    EC_CHECK(size - pos >= 12, kBadInput,
+             what << ": truncated or corrupt file: a section header at offset " << pos);
+    char head[12];
+    Checksum64 sec;
+    read(head, 12, &sec);
+    uint64_t len;
+    std::memcpy(&len, head + 4, 8);
+    pos += 12;
+    EC_CHECK(len <= size - pos, kBadInput,
+             what << ": truncated or corrupt file: section '" << std::string(head, 4) << "' claims "
+                  << len << " bytes, " << size - pos << " are left");
+    if (std::memcmp(head, kChecksumSection, 4) == 0) {  // the last section: keep its payload
+      EC_CHECK(len <= kMaxChecksumBytes, kBadInput,
+               what << ": corrupt file: a checksum section of " << len << " bytes");
+      scan.csum_at = pos - 12;
+      scan.csum.resize(size_t(len));
+      read(scan.csum.data(), len, nullptr);
+      pos += len;
+      break;
+    }
+    for (uint64_t left = len; left > 0;) {
+      const uint64_t step = std::min<uint64_t>(left, buf.size());
+      read(buf.data(), step, &sec);
+      left -= step;
+    }
+    pos += len;
+    scan.sums.emplace_back(std::string(head, 4), sec.value());
+  }
+  scan.end = pos;
+  scan.size = size;
+  scan.file_sum = whole.value();
+  return scan;
+}
+
+/// Appends the "CSUM" section to a closed own-index file: u64 count, then per section
+/// its 4-byte name and u64 checksum.
+void append_checksums(const std::string& tmp_path, const std::string& what) {
+  const SectionScan scan = scan_sections(tmp_path, what);
+  std::string payload;
+  auto put64 = [&](uint64_t v) { payload.append(reinterpret_cast<const char*>(&v), 8); };
+  put64(scan.sums.size());
+  for (const auto& [name, sum] : scan.sums) {
+    payload += name;
+    put64(sum);
+  }
+  std::ofstream os(tmp_path, std::ios::binary | std::ios::app);
+  os.write(kChecksumSection, 4);
+  const uint64_t len = payload.size();
+  os.write(reinterpret_cast<const char*>(&len), 8);
+  os.write(payload.data(), std::streamsize(payload.size()));
+  os.flush();
+  os.close();
+  EC_CHECK(!os.fail(), kRuntime, what << ": write failed");
+}
+
+/// Checks the "CSUM" section of a file against its sections; returns the build id.
+uint64_t verify_checksums(const std::string& path) {
+  const SectionScan scan = scan_sections(path, path);
+  EC_CHECK(scan.csum_at < scan.size, kBadInput, path << ": corrupt file: no checksum section");
+  EC_CHECK(scan.end == scan.size, kBadInput,
+           path << ": " << scan.size - scan.end << " unexpected bytes after the index");
+  const std::vector<char>& c = scan.csum;
+  uint64_t count = 0;
+  if (c.size() >= 8) std::memcpy(&count, c.data(), 8);
+  EC_CHECK(c.size() >= 8 && count == scan.sums.size() && c.size() == 8 + 12 * count, kBadInput,
+           path << ": corrupt file: " << count << " section checksums for " << scan.sums.size()
+                << " sections");
+  for (size_t i = 0; i < scan.sums.size(); ++i) {
+    const char* e = c.data() + 8 + 12 * i;
+    uint64_t want;
+    std::memcpy(&want, e + 4, 8);
+    const auto& [name, sum] = scan.sums[i];
+    EC_CHECK(std::string(e, 4) == name && want == sum, kBadInput,
+             path << ": corrupt file: checksum mismatch in section '" << name << "'");
+  }
+  return scan.file_sum;
+}
 
 bool own_structure(const std::string& structure) {
   return structure == "Flat" || std::regex_match(structure, std::regex("IVF[0-9]+"));
@@ -173,7 +293,7 @@ OwnIndex OwnIndex::build(MatrixView<float> base, Metric metric, const std::strin
   }
   const auto t2 = Clock::now();
   idx.meta["format"] = "embcomp-index-meta";
-  idx.meta["version"] = 1;
+  idx.meta["version"] = kSidecarVersion;
   idx.meta["kind"] = "embcomp";
   idx.meta["index_format_version"] = kOwnIndexVersion;
   idx.meta["method"] = method;
@@ -195,10 +315,9 @@ size_t OwnIndex::predicted_bytes() const {
          vec_bytes(ids_);
 }
 
-void OwnIndex::save(const std::string& path) const {
-  AtomicFile file(path);
+void OwnIndex::write(const std::string& tmp_path, const std::string& what) const {
   {
-    BinaryWriter w(file.tmp_path(), path);
+    BinaryWriter w(tmp_path, what);
     w.put_bytes(kMagic, 8);
     w.put_u32(kOwnIndexVersion);
     w.begin_section("HEAD");
@@ -224,30 +343,46 @@ void OwnIndex::save(const std::string& path) const {
     w.end_section();
     w.close();
   }
-  AtomicFile meta_file(path + ".json");
-  {
-    std::ofstream os(meta_file.tmp_path());
-    os << meta.dump(2) << "\n";
-    EC_CHECK(os.good(), kRuntime, path << ".json: write failed");
-  }
-  // The sidecar first: an index file that exists always has its sidecar.
-  meta_file.commit();
+  append_checksums(tmp_path, what);
+}
+
+void OwnIndex::save(const std::string& path) const {
+  AtomicFile file(path);
+  write(file.tmp_path(), path);
+  const uint64_t build_id = file_checksum64(file.tmp_path());
+  AtomicFile meta_file(sidecar_path(path));
+  write_sidecar(meta_file.tmp_path(), sidecar_path(path), meta, build_id);
+  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
+  // does not match, which load() refuses.
   file.commit();
+  meta_file.commit();
 }
 
 OwnIndex OwnIndex::load(const std::string& path) {
-  BinaryReader r(path, path);
-  char magic[8] = {};
-  EC_CHECK(r.size() >= 12, kBadInput, path << ": not an embcomp index (only " << r.size() << " bytes)");
-  r.get_bytes(magic, 8);
-  EC_CHECK(std::memcmp(magic, kMagic, 8) == 0, kBadInput,
-           path << ": not an embcomp index (wrong magic bytes)");
-  const uint32_t version = r.get_u32();
-  EC_CHECK(version <= kOwnIndexVersion, kBadInput,
-           path << ": written by a newer embcomp (index format version " << version
-                << "; this build reads up to version " << kOwnIndexVersion << ")");
-  EC_CHECK(version >= 1, kBadInput, path << ": corrupt header (format version 0)");
   OwnIndex idx;
+  {
+    BinaryReader r(path, path);
+    char magic[8] = {};
+    EC_CHECK(r.size() >= kHeaderBytes, kBadInput,
+             path << ": not an embcomp index (only " << r.size() << " bytes)");
+    r.get_bytes(magic, 8);
+    EC_CHECK(std::memcmp(magic, kMagic, 8) == 0, kBadInput,
+             path << ": not an embcomp index (wrong magic bytes)");
+    const uint32_t version = r.get_u32();
+    EC_CHECK(version <= kOwnIndexVersion, kBadInput,
+             path << ": written by a newer embcomp (index format version " << version
+                  << "; this build reads version " << kOwnIndexVersion << ")");
+    EC_CHECK(version >= 1, kBadInput, path << ": corrupt header (format version 0)");
+    EC_CHECK(version == kOwnIndexVersion, kBadInput,
+             path << ": written by an older embcomp (index format version " << version
+                  << ", without section checksums; this build reads version " << kOwnIndexVersion
+                  << "): rebuild the index");
+  }
+  // Every section's checksum before any of them is interpreted.
+  idx.build_id_ = verify_checksums(path);
+  BinaryReader r(path, path);
+  char skip[kHeaderBytes];
+  r.get_bytes(skip, kHeaderBytes);
   r.begin_section("HEAD");
   const std::string tag = r.get_string(256);
   idx.method_ = r.get_string();
@@ -257,7 +392,11 @@ OwnIndex OwnIndex::load(const std::string& path) {
   const size_t n = r.get_u64(), d = r.get_u64(), code_size = r.get_u64();
   idx.nlist_ = r.get_u64();
   r.end_section();
-  EC_CHECK(n >= 1 && d >= 1 && d <= (size_t{1} << 20) && idx.nlist_ <= n, kBadInput,
+  // n bounds the work make_table does before the model is read (TT factors n): no index
+  // holds more rows than kMaxIndexRows, and an IVF index stores an 8-byte id per row.
+  EC_CHECK(n >= 1 && n <= kMaxIndexRows && d >= 1 && d <= (size_t{1} << 20) && idx.nlist_ <= n &&
+               (idx.nlist_ == 0 || n <= r.size() / 8),
+           kBadInput,
            path << ": corrupt header (n=" << n << ", d=" << d << ", nlist=" << idx.nlist_ << ")");
   EC_CHECK(method_tag(idx.method_) == tag, kBadInput,
            path << ": corrupt header: tag '" << tag << "' does not match method " << idx.method_);
@@ -281,8 +420,8 @@ OwnIndex OwnIndex::load(const std::string& path) {
   idx.offsets_ = r.get_vector<uint64_t>(idx.nlist_ ? idx.nlist_ + 1 : 0);
   idx.ids_ = r.get_vector<int64_t>(idx.nlist_ ? n : 0);
   r.end_section();
-  EC_CHECK(r.position() == r.size(), kBadInput,
-           path << ": " << r.size() - r.position() << " unexpected bytes after the index");
+  EC_CHECK(r.begin_section(kChecksumSection) == r.size() - r.position(), kBadInput,
+           path << ": corrupt file: the checksum section is not last");
   if (idx.nlist_ > 0) {
     EC_CHECK(idx.offsets_.front() == 0 && idx.offsets_.back() == n &&
                  std::is_sorted(idx.offsets_.begin(), idx.offsets_.end()),
@@ -291,15 +430,12 @@ OwnIndex OwnIndex::load(const std::string& path) {
       EC_CHECK(id >= 0 && size_t(id) < n, kBadInput,
                path << ": corrupt inverted lists: row id " << id << " outside [0, " << n << ")");
   }
-  const std::string meta_path = path + ".json";
-  std::ifstream ms(meta_path);
-  if (ms) {
-    try {
-      idx.meta = nlohmann::ordered_json::parse(ms);
-    } catch (const std::exception& e) {
-      EC_THROW(kBadInput, meta_path << ": not valid JSON: " << e.what());
-    }
-  } else {
+  SidecarExpect expect;
+  expect.build_id = idx.build_id_;
+  expect.n = n;
+  expect.d = d;
+  expect.metric = metric_name(idx.metric_);
+  if (!read_sidecar(path, expect, idx.meta)) {
     idx.meta["kind"] = "embcomp";
     idx.meta["method"] = idx.method_;
     idx.meta["structure"] = idx.structure_;
@@ -325,14 +461,10 @@ void OwnIndex::set_params(const std::string& params) {
              "--params: this embcomp " << structure_ << " index has no parameter '" << name
                                        << "' (it has " << (nlist_ ? "nprobe" : "none") << ")");
     EC_CHECK(nlist_ > 0, kBadInput, "--params: nprobe needs an IVF index; this one is Flat");
-    size_t v = 0;
-    try {
-      size_t used = 0;
-      v = std::stoul(value, &used);
-      EC_CHECK(used == value.size(), kBadInput, "--params: '" << kv << "' is not an integer");
-    } catch (const std::logic_error&) {
-      EC_THROW(kBadInput, "--params: '" << kv << "' is not an integer");
-    }
+    size_t v = 0;  // digits only, the whole text: "-5" must not wrap around
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    EC_CHECK(!value.empty() && ec == std::errc() && end == value.data() + value.size(), kBadInput,
+             "--params: '" << kv << "' is not an integer");
     EC_CHECK(v >= 1 && v <= nlist_, kBadInput,
              "--params: nprobe=" << v << " must be in [1, nlist=" << nlist_ << "]");
     nprobe_ = v;

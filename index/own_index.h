@@ -22,10 +22,13 @@
 //   "CENT"    nlist * d floats, row-major (empty for Flat)
 //   "LIST"    offsets: nlist + 1 u64 (list l = ids[offsets[l], offsets[l+1]));
 //             ids: n int64 in list order (both empty for Flat)
-// and nothing after. A file with another magic is "not an embcomp index", a newer version
-// is refused with the version numbers, and every size is checked before allocating.
-// Memory (predicted_bytes): table total_bytes + ids + offsets + centroids, each heap
-// block with malloc's 16-byte header, as index/faiss_memory.h counts FAISS's.
+//   "CSUM"    u64 count (4), then per section above its 4-byte name and u64 checksum64
+//             (index/checksum.h) over its name, length and payload
+// and nothing after. load() verifies every checksum before it interprets any section. A file with
+// another magic is "not an embcomp index", a newer version is refused with the version numbers, and
+// every size is checked before allocating. Memory (predicted_bytes): table total_bytes + ids +
+// offsets + centroids, each heap block with malloc's 16-byte header, as index/faiss_memory.h counts
+// FAISS's.
 #pragma once
 
 #include <memory>
@@ -40,7 +43,10 @@
 
 namespace embcomp {
 
-constexpr uint32_t kOwnIndexVersion = 1;
+/// 2: a "CSUM" section after LIST (version 1 files are refused: rebuild them).
+constexpr uint32_t kOwnIndexVersion = 2;
+/// Most rows an own index holds (a corrupt header's n is refused before make_table).
+constexpr size_t kMaxIndexRows = size_t{1} << 40;
 
 enum class IndexKind { kFaiss, kOwn };
 
@@ -67,12 +73,17 @@ class OwnIndex {
   /// the seed. Throws kBadInput (nlist > n, a method that cannot be built).
   static OwnIndex build(MatrixView<float> base, Metric metric, const std::string& method,
                         const std::string& structure, uint64_t seed, bool verbose);
-  /// Writes path atomically (temporary name, then rename). Throws kBadInput with
-  /// "method X cannot be saved in an index yet" for a method without save().
+  /// Writes the index file to tmp_path (what names it in messages); the caller commits it.
+  /// Throws kBadInput with "method X cannot be saved in an index yet" for a method without
+  /// save().
+  void write(const std::string& tmp_path, const std::string& what) const;
+  /// Writes path and its sidecar (index/sidecar.h) atomically, the index committed first.
   void save(const std::string& path) const;
-  /// Reads a file written by save(). Throws kBadInput for a foreign, truncated, corrupt
-  /// or newer-version file.
+  /// Reads a file written by save(). Throws kBadInput for a foreign, truncated, corrupt,
+  /// older- or newer-version file, or a sidecar of another build or with other n, d, metric.
   static OwnIndex load(const std::string& path);
+  /// file_checksum64 of the file load() read (0 for a built index).
+  uint64_t build_id() const { return build_id_; }
 
   /// "nprobe=16" (IVF only, 1 <= nprobe <= nlist); efSearch and unknown names are
   /// rejected with kBadInput.
@@ -104,6 +115,7 @@ class OwnIndex {
   std::string method_, structure_;
   Metric metric_ = Metric::kL2;
   uint64_t seed_ = 1234;
+  uint64_t build_id_ = 0;
   size_t nlist_ = 0;
   size_t nprobe_ = 1;
   std::unique_ptr<TableCompressor> table_;

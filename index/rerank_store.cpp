@@ -33,36 +33,42 @@ void check_rerank_spec(const std::string& spec) {
            kBadInput, "--rerank " << spec << ": the re-ranking representation must be a codec (Flat, FP16, SQ8, ...)");
 }
 
-size_t write_rerank_store(const std::string& path, MatrixView<float> base, const std::string& spec,
-                          uint64_t seed) {
+size_t write_rerank_store_to(const std::string& tmp_path, const std::string& what,
+                             MatrixView<float> base, const std::string& spec, uint64_t seed,
+                             uint64_t build_id) {
   check_rerank_spec(spec);
   const MethodEntry& e = last_component(spec);
   auto codec = make_codec(spec, base.d, seed);
   codec->train(base);
   std::vector<uint8_t> codes(checked_mul(base.n, codec->code_size()));
   codec->encode(base, codes.data());
-  AtomicFile file(path);
-  {
-    BinaryWriter w(file.tmp_path(), path);
-    w.put_bytes(kMagic, 8);
-    w.put_u32(kRerankStoreVersion);
-    w.begin_section("HEAD");
-    w.put_string(e.name);
-    w.put_string(spec);
-    w.put_u64(seed);
-    w.put_u64(base.n);
-    w.put_u64(base.d);
-    w.put_u64(codec->code_size());
-    w.end_section();
-    w.begin_section("MODL");
-    codec->save(w);
-    w.end_section();
-    w.pad_to(kCodesAlignment);
-    w.put_bytes(codes.data(), codes.size());
-    w.close();
-  }
-  file.commit();
+  BinaryWriter w(tmp_path, what);
+  w.put_bytes(kMagic, 8);
+  w.put_u32(kRerankStoreVersion);
+  w.begin_section("HEAD");
+  w.put_string(e.name);
+  w.put_string(spec);
+  w.put_u64(seed);
+  w.put_u64(base.n);
+  w.put_u64(base.d);
+  w.put_u64(codec->code_size());
+  w.put_u64(build_id);
+  w.end_section();
+  w.begin_section("MODL");
+  codec->save(w);
+  w.end_section();
+  w.pad_to(kCodesAlignment);
+  w.put_bytes(codes.data(), codes.size());
+  w.close();
   return codes.size() + codec->model_bytes();
+}
+
+size_t write_rerank_store(const std::string& path, MatrixView<float> base, const std::string& spec,
+                          uint64_t seed, uint64_t build_id) {
+  AtomicFile file(path);
+  const size_t bytes = write_rerank_store_to(file.tmp_path(), path, base, spec, seed, build_id);
+  file.commit();
+  return bytes;
 }
 
 std::unique_ptr<MappedRerankStore> MappedRerankStore::open(const std::string& path) {
@@ -76,12 +82,13 @@ std::unique_ptr<MappedRerankStore> MappedRerankStore::open(const std::string& pa
     EC_CHECK(std::memcmp(magic, kMagic, 8) == 0, kBadInput,
              path << ": not an embcomp rerank store (wrong magic bytes)");
     const uint32_t version = r.get_u32();
-    EC_CHECK(version >= 1 && version <= kRerankStoreVersion, kBadInput,
-             path << ": rerank store format version " << version << "; this build reads up to version "
-                  << kRerankStoreVersion);
+    EC_CHECK(version == kRerankStoreVersion, kBadInput,
+             path << ": rerank store format version " << version << "; this build reads version "
+                  << kRerankStoreVersion << " (with a build id): rebuild the index with --rerank");
     r.begin_section("HEAD");
     const std::string tag = r.get_string(256), spec = r.get_string();
     const uint64_t seed = r.get_u64(), n = r.get_u64(), d = r.get_u64(), cs = r.get_u64();
+    s->build_id_ = r.get_u64();
     r.end_section();
     EC_CHECK(n >= 1 && d >= 1 && d <= (uint64_t{1} << 20), kBadInput,
              path << ": corrupt header (n=" << n << ", d=" << d << ")");

@@ -185,7 +185,7 @@ TEST(OwnIndex, TruncatedForeignAndNewerFilesAreRefused) {
     EXPECT_NE(testing::bad_input_message([&] { OwnIndex::load(bad); }).find("unexpected bytes"),
               std::string::npos);
     std::vector<char> newer = bytes;
-    newer[8] = 2;  // format version, little endian u32 after the magic
+    newer[8] = char(kOwnIndexVersion + 1);  // format version, little endian u32 after the magic
     write_all(bad, newer, newer.size());
     const std::string m = testing::bad_input_message([&] { OwnIndex::load(bad); });
     EXPECT_NE(m.find("newer embcomp"), std::string::npos) << m;
