@@ -278,6 +278,30 @@ std::string DpqTable::knob() const {
   return k;
 }
 
+bool best_code_setting(int dim, double target_bytes,
+                       const std::function<int64_t(int M, int nbits)>& bytes,
+                       const std::function<double(int M, int nbits)>& info, DpqParams* best,
+                       int64_t* bytes_out) {
+  bool found = false;
+  double best_info = 0;
+  for (int M = 1; M <= dim; ++M) {
+    if (dim % M) continue;
+    for (int nbits = 1; nbits <= 8; ++nbits) {
+      const int64_t b = bytes(M, nbits);
+      if (double(b) > target_bytes) continue;
+      const double x = info(M, nbits);
+      if (!found || x > best_info || (x == best_info && b < *bytes_out)) {
+        best->M = M;
+        best->nbits = nbits;
+        *bytes_out = b;
+        best_info = x;
+        found = true;
+      }
+    }
+  }
+  return found;
+}
+
 namespace {
 
 std::unique_ptr<EmbeddingTable> make_dpq(const std::string& spec, double budget,
@@ -287,20 +311,11 @@ std::unique_ptr<EmbeddingTable> make_dpq(const std::string& spec, double budget,
   const double target = budget * full;
   DpqParams best;
   int64_t best_bytes = -1;
-  for (int M = 1; M <= init.dim; ++M) {
-    if (init.dim % M) continue;
-    for (int nbits = 1; nbits <= 8; ++nbits) {
-      const int64_t b = DpqTable::dpq_bytes(init.rows, init.dim, M, nbits);
-      if (double(b) > target) continue;
-      const int info = M * nbits, best_info = best_bytes < 0 ? -1 : best.M * best.nbits;
-      if (info > best_info || (info == best_info && b < best_bytes)) {
-        best.M = M;
-        best.nbits = nbits;
-        best_bytes = b;
-      }
-    }
-  }
-  EC_CHECK(best_bytes >= 0, kBadInput,
+  const bool fits = best_code_setting(
+      init.dim, target,
+      [&](int M, int nbits) { return DpqTable::dpq_bytes(init.rows, init.dim, M, nbits); },
+      [](int M, int nbits) { return double(M) * nbits; }, &best, &best_bytes);
+  EC_CHECK(fits, kBadInput,
            spec << ": budget of " << int64_t(target)
                 << " bytes cannot hold one 1-bit code per row ("
                 << DpqTable::dpq_bytes(init.rows, init.dim, 1, 1) << " bytes)");

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +83,14 @@ class RowGroups {
 /// bit stream.
 uint32_t get_code(const uint8_t* bits, int64_t pos, int nbits);
 void set_code(uint8_t* bits, int64_t pos, int nbits, uint32_t v);
+
+/// The budget rule of DPQ and MGQE: among M | dim and nbits in 1..8, the setting whose
+/// bytes(M, nbits) fit target_bytes with the most info(M, nbits) (code bits per row; ties:
+/// fewer bytes). Returns false when none fits; *bytes_out gets the chosen setting's bytes.
+bool best_code_setting(int dim, double target_bytes,
+                       const std::function<int64_t(int M, int nbits)>& bytes,
+                       const std::function<double(int M, int nbits)>& info, DpqParams* best,
+                       int64_t* bytes_out);
 
 /// The DPQ table; with groups (MGQE) the tail rows use the first 2^tail_bits centroids and
 /// tail_bits bits per code.

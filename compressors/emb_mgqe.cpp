@@ -28,23 +28,14 @@ std::unique_ptr<EmbeddingTable> make_mgqe(const std::string& spec, double budget
       init.rows, static_cast<int64_t>(std::ceil(kMgqeHotShare * double(init.rows))));
   DpqParams best;
   int64_t best_bytes = -1;
-  double best_info = -1;
-  for (int M = 1; M <= init.dim; ++M) {
-    if (init.dim % M) continue;
-    for (int nbits = 1; nbits <= 8; ++nbits) {
-      const int64_t b = mgqe_bytes(init.rows, init.dim, K, M, nbits);
-      if (double(b) > target) continue;
-      const double info =
-          double(M) * (double(K) * nbits + double(init.rows - K) * mgqe_tail_bits(nbits));
-      if (info > best_info || (info == best_info && b < best_bytes)) {
-        best.M = M;
-        best.nbits = nbits;
-        best_bytes = b;
-        best_info = info;
-      }
-    }
-  }
-  EC_CHECK(best_bytes >= 0, kBadInput,
+  const bool fits = best_code_setting(
+      init.dim, target,
+      [&](int M, int nbits) { return mgqe_bytes(init.rows, init.dim, K, M, nbits); },
+      [&](int M, int nbits) {
+        return double(M) * (double(K) * nbits + double(init.rows - K) * mgqe_tail_bits(nbits));
+      },
+      &best, &best_bytes);
+  EC_CHECK(fits, kBadInput,
            spec << ": budget of " << int64_t(target)
                 << " bytes cannot hold one 1-bit code per row and the group bitmap ("
                 << mgqe_bytes(init.rows, init.dim, K, 1, 1) << " bytes)");
