@@ -186,7 +186,7 @@ std::unique_ptr<EmbeddingTable> make_adaembed(const std::string& spec, double bu
 
 TableRegistrar reg{{"AdaEmbed", "AdaEmbed@B",
                     "K exclusive rows for the most important ids (gradient norm per access, "
-                    "re-ranked every 1000 steps), H hashed rows for the rest; half the budget each",
+                    "re-ranked every 250 steps), H hashed rows for the rest; half the budget each",
                     make_adaembed}};
 
 }  // namespace

@@ -45,11 +45,11 @@
 namespace embcomp::ctr {
 
 struct AdaEmbedParams {
-  int64_t K = 0;                 ///< ids with an exclusive row
-  int64_t H = 0;                 ///< shared hashed rows for all other ids
-  int64_t realloc_every = 1000;  ///< steps between reallocations (0: never, a static split)
-  float decay = 0.5f;            ///< importance kept after each reallocation, in [0, 1]
-  uint64_t seed = 1;             ///< hash and init
+  int64_t K = 0;                ///< ids with an exclusive row
+  int64_t H = 0;                ///< shared hashed rows for all other ids
+  int64_t realloc_every = 250;  ///< steps between reallocations (0: never, a static split)
+  float decay = 0.5f;           ///< importance kept after each reallocation, in [0, 1]
+  uint64_t seed = 1;            ///< hash and init
   /// Checks 0 <= K <= N, H >= 1 (unless K = N), N < 2^32 (hot ids are uint32),
   /// realloc_every >= 0 and 0 <= decay <= 1.
   void validate(int64_t rows) const;

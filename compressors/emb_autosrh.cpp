@@ -48,7 +48,8 @@ AutoSrhTable::AutoSrhTable(const TableInit& init, const AutoSrhParams& p, std::s
 
 std::string AutoSrhTable::knob() const {
   std::string k = "floats=" + std::to_string(C_);
-  if (phase_) k += ",d_hot=" + std::to_string(kept(0)) + ",d_tail=" + std::to_string(kept(1));
+  k += phase_ ? ",d_hot=" + std::to_string(kept(0)) + ",d_tail=" + std::to_string(kept(1))
+              : ",search";
   return k;
 }
 

@@ -45,7 +45,7 @@ namespace embcomp::ctr {
 
 struct AutoSrhParams {
   int64_t C = 0;                ///< floats of W (the budget)
-  int64_t search_steps = 2000;  ///< steps of the search phase before pruning
+  int64_t search_steps = 500;  ///< steps of the search phase before pruning
   float lambda = 1e-4f;         ///< L1 weight on alpha during the search
   uint64_t seed = 1;            ///< hash and init
   /// Checks C >= D, search_steps >= 1, lambda >= 0.

@@ -45,6 +45,7 @@ CtrDedupTable::CtrDedupTable(const TableInit& init, const CtrDedupParams& p, std
   if (T_ <= p_.U) {
     std::iota(map_.begin(), map_.end(), 0u);  // every block its own: nothing to share
     done_ = true;
+    phase_ = 1;
     return;
   }
   const UniversalHash h = UniversalHash::from_seed(s + 2);
@@ -58,7 +59,7 @@ CtrDedupTable::CtrDedupTable(const TableInit& init, const CtrDedupParams& p, std
 
 std::string CtrDedupTable::knob() const {
   return "block_rows=" + std::to_string(p_.r) + ",unique=" + std::to_string(p_.U) +
-         ",blocks=" + std::to_string(T_);
+         ",blocks=" + std::to_string(T_) + (phase_ ? ",deduplicated" : ",warm-up");
 }
 
 void CtrDedupTable::lookup(const int64_t* ids, int64_t n, float* out) {
@@ -187,9 +188,12 @@ void CtrDedupTable::deduplicate() {
   access_.clear();
   access_.shrink_to_fit();
   done_ = true;
+  phase_ = 1;
 }
 
-int64_t CtrDedupTable::bytes() const { return ublk_.bytes() + int64_t(map_.size()) * 4; }
+int64_t CtrDedupTable::bytes() const {
+  return ublk_.bytes() + int64_t(map_.size()) * 4 + int64_t(sizeof(phase_));
+}
 
 int64_t CtrDedupTable::optimizer_bytes() const {
   int64_t b = RowParams::optimizer_bytes(ublk_.rows(), D_, opt_);
@@ -199,7 +203,9 @@ int64_t CtrDedupTable::optimizer_bytes() const {
 }
 
 std::vector<std::pair<void*, size_t>> CtrDedupTable::buffers() {
-  return {{ublk_.data(), size_t(ublk_.bytes())}, {map_.data(), map_.size() * 4}};
+  return {{ublk_.data(), size_t(ublk_.bytes())},
+          {map_.data(), map_.size() * 4},
+          {&phase_, sizeof(phase_)}};
 }
 
 namespace {

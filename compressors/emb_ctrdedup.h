@@ -32,7 +32,7 @@
 //     the optimizer state restarts.
 //   fine-tune (after): only Ublk is trained, through the new map.
 //
-//   bytes() = 4 U r D + 4 T                 (unique blocks and the map)
+//   bytes() = 4 U r D + 4 T + 4             (unique blocks, the map, the phase)
 // optimizer_bytes() adds the training-only F (4 N D while warming up) and the access counts
 // (4 T) to the optimizer state.
 //
@@ -54,7 +54,7 @@ namespace embcomp::ctr {
 struct CtrDedupParams {
   int64_t r = 1;             ///< rows per block
   int64_t U = 1;             ///< unique blocks stored (the budget)
-  int64_t dedup_at = 2000;   ///< training steps before the deduplication (then fine-tuning)
+  int64_t dedup_at = 500;    ///< training steps before the deduplication (then fine-tuning)
   int lsh_bits = 16;         ///< SimHash bits per table, 1..62
   int lsh_tables = 4;        ///< SimHash tables (sorted orders giving candidate pairs)
   float lambda = 1.0f / 32;  ///< pull of the shadow toward the served value (a curvature)
@@ -87,11 +87,11 @@ class CtrDedupTable final : public EmbeddingTable {
   RowParams& unique_rows() { return ublk_; }
   /// Training-only shadow (N x D) while warming up; empty after the dedup.
   RowParams& shadow() { return shadow_; }
-  bool deduplicated() const { return done_; }
+  bool deduplicated() const { return phase_ != 0; }
   /// Runs the dedup now (step() calls it after dedup_at steps).
   void deduplicate();
   static int64_t bytes_for(int64_t rows, int dim, int64_t r, int64_t U) {
-    return 4 * U * r * dim + 4 * ((rows + r - 1) / r);
+    return 4 * U * r * dim + 4 * ((rows + r - 1) / r) + 4;
   }
 
  private:
@@ -105,7 +105,9 @@ class CtrDedupTable final : public EmbeddingTable {
   std::vector<uint32_t> access_;  // T access counts while warming up
   OptimizerConfig opt_;
   int64_t t_ = 0;
-  bool done_ = false;
+  bool done_ = false;  // the shadow is gone (training state)
+  int32_t phase_ = 0;  // 0 warm-up, 1 deduplicated: a buffer, so the knob of a restored
+                       // checkpoint names its phase
 };
 
 }  // namespace embcomp::ctr

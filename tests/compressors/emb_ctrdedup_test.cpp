@@ -33,10 +33,10 @@ TEST(EmbCtrDedup, WarmUpServesHashSharedBlocksAndTrainsTheShadow) {
   const TableInit init = small_layout(30, 3);  // SGD, lr 0.5
   CtrDedupTable t(init, params(4, 3), "Dedup@0.5");
   ASSERT_EQ(t.blocks(), 8);
-  EXPECT_EQ(t.bytes(), 4 * 3 * 4 * 3 + 4 * 8);
+  EXPECT_EQ(t.bytes(), 4 * 3 * 4 * 3 + 4 * 8 + 4);
   EXPECT_EQ(t.bytes(), CtrDedupTable::bytes_for(30, 3, 4, 3));
   testing::expect_buffers_sum_to_bytes(t);
-  EXPECT_EQ(t.knob(), "block_rows=4,unique=3,blocks=8");
+  EXPECT_EQ(t.knob(), "block_rows=4,unique=3,blocks=8,warm-up");
   EXPECT_FALSE(t.deduplicated());
   std::set<uint32_t> slots;
   for (int64_t b = 0; b < 8; ++b) slots.insert(t.slot_of_block(b));
@@ -153,12 +153,14 @@ TEST(EmbCtrDedup, PartialLastBlock) {
   const TableInit init = small_layout(10, 2);
   CtrDedupTable t(init, params(4, 2, 1), "Dedup@0.5");  // blocks of 4, 4, 2 rows
   EXPECT_EQ(t.blocks(), 3);
-  EXPECT_EQ(t.bytes(), 4 * 2 * 4 * 2 + 4 * 3);
+  EXPECT_EQ(t.bytes(), 4 * 2 * 4 * 2 + 4 * 3 + 4);
+  EXPECT_EQ(t.knob(), "block_rows=4,unique=2,blocks=3,warm-up");
   std::vector<int64_t> ids = {9, 8, 0};
   std::vector<float> g(6, 0.5f), out(6);
   t.backward(ids.data(), 3, g.data());
   t.step();  // dedup_at = 1
   ASSERT_TRUE(t.deduplicated());
+  EXPECT_EQ(t.knob(), "block_rows=4,unique=2,blocks=3,deduplicated");
   t.lookup(ids.data(), 3, out.data());
   for (int k = 0; k < 3; ++k)
     for (int j = 0; j < 2; ++j)
