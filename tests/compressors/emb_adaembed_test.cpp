@@ -1,9 +1,11 @@
-// AdaEmbed frequency split: the hot set, lookup/backward/step against the dense reference
-// (exclusive rows for hot ids, the universal hash for the rest), budgets, errors.
+// AdaEmbed: the first hot set, lookup/backward/step against the dense reference (exclusive
+// rows for hot ids, the universal hash for the rest), the importance score and the
+// in-training reallocation of exclusive rows, budgets, errors.
 #include "compressors/emb_adaembed.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -49,7 +51,7 @@ TEST(EmbAdaEmbed, LookupBackwardStepMatchSplitDenseSgd) {
     want_row[id] = pos < 5 ? pos : 5 + int64_t(h(uint64_t(id), 3));
     EXPECT_EQ(t.slot(id), want_row[id]) << id;
   }
-  std::vector<float> w0(t.params().data(), t.params().data() + 24);
+  std::vector<float> w0(t.weights(), t.weights() + 24);
   std::vector<float> out(90), g(90);
   t.lookup(ids.data(), 30, out.data());
   std::map<int64_t, std::vector<double>> grad;
@@ -64,7 +66,7 @@ TEST(EmbAdaEmbed, LookupBackwardStepMatchSplitDenseSgd) {
   t.step();
   for (int64_t r = 0; r < 8; ++r)
     for (int j = 0; j < 3; ++j)
-      EXPECT_NEAR(t.params().row(r)[j], w0[r * 3 + j] - 0.5 * grad[r][j], 1e-6) << r;
+      EXPECT_NEAR(t.weights()[r * 3 + j], w0[r * 3 + j] - 0.5 * grad[r][j], 1e-6) << r;
 }
 
 TEST(EmbAdaEmbed, BudgetsOnCriteoLikeLayout) {
@@ -76,7 +78,7 @@ TEST(EmbAdaEmbed, BudgetsOnCriteoLikeLayout) {
   // Half the budget buys hashed rows (64 bytes each at D = 16), the rest hot rows at 68.
   const double budget = 0.1 * 4.0 * double(init.rows) * 16;
   const int64_t K = static_cast<int64_t>(a->hot().size());
-  const int64_t H = a->params().rows() - K;
+  const int64_t H = (a->bytes() - 4 * K - 16) / 64 - K;
   EXPECT_EQ(H, static_cast<int64_t>(budget / 2 / 64));
   EXPECT_EQ(K, static_cast<int64_t>((budget - 64.0 * H - 16) / 68));
   EXPECT_EQ(t->knob(), "hot=" + std::to_string(K) + ",hashed=" + std::to_string(H));
@@ -91,6 +93,100 @@ TEST(EmbAdaEmbed, BudgetsOnCriteoLikeLayout) {
     if (!is_hot[id]) max_cold = std::max(max_cold, init.counts[id]);
   EXPECT_GE(min_hot, max_cold);
   EXPECT_GT(min_hot, 0u);
+}
+
+// Importance is the L2 norm of each access's gradient, summed per id.
+TEST(EmbAdaEmbed, ImportanceIsGradientNormPerAccess) {
+  TableInit init = small_layout(20, 2);
+  AdaEmbedParams p;
+  p.K = 3;
+  p.H = 2;
+  p.realloc_every = 0;
+  AdaEmbedTable t(init, p, "AdaEmbed");
+  const std::vector<int64_t> ids = {4, 9, 4};
+  const std::vector<float> g = {3, 4, 0, 1, 6, 8};
+  t.backward(ids.data(), 3, g.data());
+  EXPECT_FLOAT_EQ(t.importance()[4], 5.0f + 10.0f);
+  EXPECT_FLOAT_EQ(t.importance()[9], 1.0f);
+  EXPECT_FLOAT_EQ(t.importance()[0], 0.0f);
+  t.step();
+  EXPECT_EQ(t.reallocations(), 0);  // realloc_every = 0: a static split
+  EXPECT_FLOAT_EQ(t.importance()[4], 15.0f);
+}
+
+// Counts make ids 0..2 hot; training touches only ids 11..13, so the reallocation after
+// realloc_every steps gives them the exclusive rows. A promoted id keeps the embedding it
+// was reading (its shared row), a demoted one reads its shared row, an id staying hot
+// keeps its row and its Adam state.
+TEST(EmbAdaEmbed, ReallocationMovesRowsToImportantIds) {
+  TableInit init = small_layout(40, 3);
+  init.optimizer.kind = OptimizerConfig::Kind::kAdam;
+  init.optimizer.lr = 0.01f;
+  init.counts.assign(40, 1);
+  for (int i = 0; i < 3; ++i) init.counts[i] = 100;
+  init.counts[12] = 50;  // hot at the start and touched in training: stays hot
+  AdaEmbedParams p;
+  p.K = 4;
+  p.H = 5;
+  p.realloc_every = 3;
+  p.decay = 0.25f;
+  p.seed = 2;
+  AdaEmbedTable t(init, p, "AdaEmbed@0.5");
+  ASSERT_EQ(t.hot(), (std::vector<uint32_t>{0, 1, 2, 12}));
+  const std::vector<int64_t> batch = {11, 12, 13, 30, 12};
+  std::vector<float> g(batch.size() * 3);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = (i / 3 == 3 ? 0.01f : 1.0f) * hashed_uniform(8, i);
+  std::vector<int64_t> all(40);
+  for (int64_t i = 0; i < 40; ++i) all[i] = i;
+  std::vector<float> before(40 * 3), after(40 * 3);
+  // Twin without reallocation: identical until the third step's reallocation.
+  AdaEmbedParams q = p;
+  q.realloc_every = 0;
+  AdaEmbedTable twin(init, q, "AdaEmbed@0.5");
+  for (int s = 0; s < 3; ++s) {
+    t.backward(batch.data(), 5, g.data());
+    twin.backward(batch.data(), 5, g.data());
+    if (s == 2) t.lookup(all.data(), 40, before.data());  // gradients pending, rows not moved
+    t.step();
+    twin.step();
+  }
+  EXPECT_EQ(t.reallocations(), 1);
+  // 11, 12, 13 and 30 (small gradients) beat the ids never touched since the start.
+  EXPECT_EQ(t.hot(), (std::vector<uint32_t>{11, 12, 13, 30}));
+  std::vector<float> twin_out(40 * 3);
+  t.lookup(all.data(), 40, after.data());
+  twin.lookup(all.data(), 40, twin_out.data());
+  for (int64_t id = 0; id < 40; ++id)
+    for (int j = 0; j < 3; ++j) {
+      if (id < 3) {
+        // Demoted: reads its shared row, which trained exactly as the twin's.
+        EXPECT_GE(t.slot(id), 4);
+        EXPECT_EQ(after[id * 3 + j], twin.weights()[t.slot(id) * 3 + j]) << id;
+      } else {
+        // Everyone else (promoted, staying hot, never hot) has the twin's embedding: the
+        // promoted ids inherited the shared row they were reading.
+        EXPECT_EQ(after[id * 3 + j], twin_out[id * 3 + j]) << id;
+      }
+    }
+  // The next steps keep matching the twin on a staying-hot id (row and Adam state moved),
+  // and promoted ids now train apart from the ids sharing their old row.
+  for (int s = 0; s < 2; ++s) {
+    const int64_t only12 = 12;
+    t.backward(&only12, 1, g.data());
+    twin.backward(&only12, 1, g.data());
+    t.step();
+    twin.step();
+  }
+  t.lookup(all.data(), 40, after.data());
+  twin.lookup(all.data(), 40, twin_out.data());
+  for (int j = 0; j < 3; ++j) EXPECT_EQ(after[12 * 3 + j], twin_out[12 * 3 + j]);
+  // Importance decays once, at the reallocation: twin = e + 2 |g_0|, t = 0.25 e + 2 |g_0|.
+  const double g0 = std::sqrt(double(g[0]) * g[0] + double(g[1]) * g[1] + double(g[2]) * g[2]);
+  const double e = twin.importance()[12] - 2 * g0;
+  EXPECT_NEAR(t.importance()[12], 0.25 * e + 2 * g0, 1e-5);
+  EXPECT_GT(e, 1.0);
+  EXPECT_EQ(testing::buffers_total(t), t.bytes());
+  EXPECT_EQ(t.bytes(), AdaEmbedTable::bytes_for(4, 5, 3));
 }
 
 TEST(EmbAdaEmbed, DeterministicInTheSeed) {
