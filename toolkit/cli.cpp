@@ -83,7 +83,9 @@ void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
       ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
       ("queries", po::value(&ds.queries), "query vectors file")
       ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")
-      ("metric", po::value(&ds.metric), "l2 | ip | angular (required with --base; overrides the dataset's)")
+      ("metric", po::value(&ds.metric),
+       "l2 | ip | angular (aliases: euclidean, dot, cosine; required with --base; overrides the "
+       "dataset's)")
       ("dim", po::value(&ds.raw_d), "dimension of .raw/.f32 files");
 }
 

@@ -14,6 +14,18 @@
 namespace embcomp {
 namespace {
 
+/// The kBadInput message read_ground_truth_cache throws for the cache at path.
+std::string cache_error(const std::string& path, const Dataset& ds) {
+  try {
+    read_ground_truth_cache(path, ds, 100);
+  } catch (const Error& e) {
+    EXPECT_EQ(exit_code(e.kind()), 2) << e.message();
+    return e.message();
+  }
+  ADD_FAILURE() << path << " was accepted";
+  return "";
+}
+
 class GroundTruthCache : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -67,12 +79,7 @@ TEST_F(GroundTruthCache, WrongNeighboursAreRecomputed) {
   for (size_t q = 0; q < 30; ++q)
     for (size_t j = 0; j < 100; ++j) poison.row(q)[j] = int64_t(j);
   write_ground_truth_cache(cache(), ds_, poison);
-  try {
-    read_ground_truth_cache(cache(), ds_, 100);
-    ADD_FAILURE() << "the poisoned cache was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find("does not match exact search"), std::string::npos) << e.message();
-  }
+  EXPECT_NE(cache_error(cache(), ds_).find("does not match exact search"), std::string::npos);
   std::vector<int64_t> ids;
   EXPECT_TRUE(ensure(&ids));
   EXPECT_EQ(ids, exact_);
@@ -85,12 +92,7 @@ TEST_F(GroundTruthCache, OutOfRangeIdsAreRecomputed) {
   bad.values = exact_;
   bad.row(7)[3] = 500;  // n = 500
   write_ground_truth_cache(cache(), ds_, bad);
-  try {
-    read_ground_truth_cache(cache(), ds_, 100);
-    ADD_FAILURE() << "an out-of-range id was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find("outside [0, 500)"), std::string::npos) << e.message();
-  }
+  EXPECT_NE(cache_error(cache(), ds_).find("outside [0, 500)"), std::string::npos);
   bad.row(7)[3] = -1;
   write_ground_truth_cache(cache(), ds_, bad);
   std::vector<int64_t> ids;
@@ -115,12 +117,8 @@ TEST_F(GroundTruthCache, ACacheOfOtherDataIsIgnored) {
   Dataset other = fresh();
   other.queries.row(0)[0] += 1.0f;
   std::filesystem::copy_file(cache(), ground_truth_cache_path(other, 100));
-  try {
-    read_ground_truth_cache(ground_truth_cache_path(other, 100), other, 100);
-    ADD_FAILURE() << "a cache of other data was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find("another dataset"), std::string::npos) << e.message();
-  }
+  EXPECT_NE(cache_error(ground_truth_cache_path(other, 100), other).find("another dataset"),
+            std::string::npos);
   EXPECT_TRUE(ensure_ground_truth(other, 10, false));
   EXPECT_EQ(other.gt->values,
             exact_knn(other.base.view(), other.queries.view(), 100, Metric::kL2).ids);

@@ -372,22 +372,26 @@ TEST_F(SweepCli, DamagedResumeRecordsAreBadInput) {
     std::function<std::string(json first)> first_line;  // replaces line 1
     std::string want;
   };
+  auto set = [](const char* key, json v) {
+    return [key, v](json r) {
+      r[key] = v;
+      return r.dump();
+    };
+  };
+  auto drop = [](const char* key) {
+    return [key](json r) {
+      r.erase(key);
+      return r.dump();
+    };
+  };
+  auto text = [](const char* line) { return [line](json) { return std::string(line); }; };
   const std::vector<Case> cases{
-      {"missing_total_bytes",
-       [](json r) {
-         r.erase("total_bytes");
-         return r.dump();
-       },
-       "lacks \"total_bytes\""},
-      {"within_budget_string",
-       [](json r) {
-         r["within_budget"] = "yes";
-         return r.dump();
-       },
+      {"missing_total_bytes", drop("total_bytes"), "lacks \"total_bytes\""},
+      {"within_budget_string", set("within_budget", "yes"),
        "\"within_budget\" must be true or false"},
-      {"array_line", [](json) { return std::string("[1, 2]"); }, "not a sweep record"},
-      {"number_line", [](json) { return std::string("42"); }, "not a sweep record"},
-      {"null_line", [](json) { return std::string("null"); }, "not a sweep record"},
+      {"array_line", text("[1, 2]"), "not a sweep record"},
+      {"number_line", text("42"), "not a sweep record"},
+      {"null_line", text("null"), "not a sweep record"},
       {"unreachable_missing_family",
        [](json r) {
          r["status"] = "unreachable";
@@ -396,31 +400,12 @@ TEST_F(SweepCli, DamagedResumeRecordsAreBadInput) {
          return r.dump();
        },
        "lacks \"family\""},
-      {"quality_string",
-       [](json r) {
-         r["recall_at_10"] = "0.9";
-         return r.dump();
-       },
-       "\"recall_at_10\" must be a number"},
-      {"key_number",
-       [](json r) {
-         r["key"] = 7;
-         return r.dump();
-       },
-       "\"key\" must be a string"},
-      {"bytes_negative",
-       [](json r) {
-         r["total_bytes"] = -5;
-         return r.dump();
-       },
-       "\"total_bytes\" must be a whole number"},
-      {"status_bogus",
-       [](json r) {
-         r["status"] = "maybe";
-         return r.dump();
-       },
-       "unknown status"},
+      {"quality_string", set("recall_at_10", "0.9"), "\"recall_at_10\" must be a number"},
+      {"key_number", set("key", 7), "\"key\" must be a string"},
+      {"bytes_negative", set("total_bytes", -5), "\"total_bytes\" must be a whole number"},
+      {"status_bogus", set("status", "maybe"), "unknown status"},
   };
+
   for (const auto& c : cases) {
     const std::string d = dir_ + "/" + c.name;
     std::filesystem::copy(good, d, std::filesystem::copy_options::recursive);

@@ -188,7 +188,7 @@ TEST(Cli, VersionAndHelp) {
   }
   r = run(dir, "bench --help");
   for (const char* opt : {"--data", "--base", "--queries", "--gt", "--metric", "--methods", "--k",
-                          "--seed", "--threads", "--format", "--out"})
+                          "--seed", "--threads", "--format", "--out", "--min-recall", "cosine"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
   r = run(dir, "frobnicate");
   EXPECT_EQ(r.code, 2);
