@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -34,6 +35,27 @@ std::vector<std::string> default_bench_specs(size_t d) {
 }
 
 std::vector<std::string> split_methods(const std::string& list) { return split_list(list, ';'); }
+
+std::vector<std::pair<std::string, double>> methods_below_recall(
+    const std::vector<nlohmann::ordered_json>& records, double min_recall) {
+  std::vector<std::pair<std::string, double>> best;  // method -> best recall, first-seen order
+  for (const auto& r : records) {
+    const std::string m = r.value("method", std::string("?"));
+    const double v = r.contains("recall_at_k") && r["recall_at_k"].is_number()
+                         ? r["recall_at_k"].get<double>()
+                         : 0.0;
+    auto it = std::find_if(best.begin(), best.end(), [&](const auto& p) { return p.first == m; });
+    if (it == best.end()) {
+      best.emplace_back(m, v);
+    } else {
+      it->second = std::max(it->second, v);
+    }
+  }
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& p : best)
+    if (p.second < min_recall) out.push_back(p);
+  return out;
+}
 
 std::map<std::string, double> retrieval_metrics(const Dataset& ds, const KnnResult& found) {
   EC_CHECK(ds.qrels.has_value(), kRuntime, "retrieval metrics need qrels");

@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compressors/table_compressor.h"
@@ -44,6 +45,13 @@ std::vector<std::string> split_methods(const std::string& list);
 /// docs/bench.md). Throws on failure.
 nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
                                     const BenchOptions& opt);
+
+/// The quality gate of `bench --min-recall`: every method (by "method"), with its best
+/// "recall_at_k" over its records (the operating points of --index), whose best is below
+/// min_recall, in the order the methods first appear. Records without a recall (failed
+/// methods) count as 0.
+std::vector<std::pair<std::string, double>> methods_below_recall(
+    const std::vector<nlohmann::ordered_json>& records, double min_recall);
 
 /// A fixed-width text table of records, one row per method.
 std::string format_table(const std::vector<nlohmann::ordered_json>& records, size_t k);

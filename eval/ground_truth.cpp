@@ -1,20 +1,30 @@
 #include "eval/ground_truth.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
-#include <unistd.h>
-
 #include "eval/knn.h"
 #include "toolkit/error.h"
+#include "toolkit/hash.h"
 #include "toolkit/io.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 
 namespace {
+
+constexpr char kMagic[8] = {'E', 'C', 'G', 'T', 'C', 'A', 'C', 'H'};
+/// Queries re-computed by exact search before a cache is trusted.
+constexpr size_t kVerifiedQueries = 4;
+
 uint64_t fnv1a(const void* data, size_t bytes, uint64_t h) {
   const auto* p = static_cast<const uint8_t*>(data);
   for (size_t i = 0; i < bytes; ++i) {
@@ -39,6 +49,50 @@ bool dir_writable(const std::filesystem::path& dir) {
   std::filesystem::remove(probe, ec);
   return true;
 }
+
+std::string cache_file_name(const Dataset& ds, size_t k) {
+  char hash[17];
+  std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(dataset_hash(ds)));
+  return std::filesystem::path(ds.base_path).filename().string() + "." + hash + ".gt-" +
+         metric_name(ds.metric) + "-top" + std::to_string(k) + ".gtcache";
+}
+
+/// Exact score of base row x for query q, in double: squared L2 or inner product.
+double exact_score(bool l2, const float* q, const float* x, size_t d) {
+  double s = 0;
+  for (size_t j = 0; j < d; ++j)
+    s += l2 ? (double(q[j]) - x[j]) * (double(q[j]) - x[j]) : double(q[j]) * x[j];
+  return s;
+}
+
+/// Throws kBadInput unless the cached row of query qi holds the exact top-k scores
+/// (compared as sorted score lists, so that ties may be broken either way). The
+/// tolerance follows the float32 error of the BLAS search that wrote the cache, which
+/// scales with the norms (|q|^2 + |x|^2 for L2, |q| |x| for inner product).
+void verify_query(const Dataset& ds, const IdMatrix& gt, size_t qi, const std::string& what) {
+  const size_t n = ds.base.n, d = ds.base.d, k = gt.d;
+  const float* q = ds.queries.row(qi);
+  const bool l2 = ds.search_metric() == Metric::kL2;
+  std::vector<double> all(n);
+  double max_x2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    all[i] = exact_score(l2, q, ds.base.row(i), d);
+    max_x2 = std::max(max_x2, exact_score(false, ds.base.row(i), ds.base.row(i), d));
+  }
+  const double q2 = exact_score(false, q, q, d);
+  const double tol = 1e-4 * (l2 ? q2 + max_x2 : std::sqrt(q2 * max_x2)) + 1e-30;
+  auto better = [l2](double a, double b) { return l2 ? a < b : a > b; };
+  std::partial_sort(all.begin(), all.begin() + long(k), all.end(), better);
+  std::vector<double> cached(k);
+  for (size_t j = 0; j < k; ++j)
+    cached[j] = exact_score(l2, q, ds.base.row(size_t(gt.row(qi)[j])), d);
+  std::sort(cached.begin(), cached.end(), better);
+  for (size_t j = 0; j < k; ++j)
+    EC_CHECK(std::abs(cached[j] - all[j]) <= tol, kBadInput,
+             what << ": query " << qi << " does not match exact search (rank " << j + 1
+                  << ": cached score " << cached[j] << ", exact " << all[j] << ")");
+}
+
 }  // namespace
 
 uint64_t dataset_hash(const Dataset& ds) {
@@ -50,29 +104,94 @@ uint64_t dataset_hash(const Dataset& ds) {
   return h;
 }
 
+std::string ground_truth_cache_path(const Dataset& ds, size_t k) {
+  std::filesystem::path dir = std::filesystem::path(ds.base_path).parent_path();
+  if (dir.empty()) dir = ".";
+  return (dir / cache_file_name(ds, k)).string();
+}
+
+void write_ground_truth_cache(const std::string& path, const Dataset& ds, const IdMatrix& gt) {
+  std::vector<int32_t> ids(gt.values.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(gt.values[i]);
+  AtomicFile f(path);
+  BinaryWriter w(f.tmp_path(), path);
+  w.put_bytes(kMagic, sizeof(kMagic));
+  w.put_u32(kGroundTruthCacheVersion);
+  w.put_u64(dataset_hash(ds));
+  w.put_string(metric_name(ds.metric));
+  w.put_u64(gt.d);
+  w.put_u64(ds.base.n);
+  w.put_u64(gt.n);
+  w.put_vector(ids);
+  w.put_u64(fnv1a(ids.data(), ids.size() * sizeof(int32_t), 1469598103934665603ull));
+  w.close();
+  f.commit();
+}
+
+IdMatrix read_ground_truth_cache(const std::string& path, const Dataset& ds, size_t k) {
+  const std::string what = "ground-truth cache " + path;
+  BinaryReader r(path, what);
+  char magic[sizeof(kMagic)];
+  r.get_bytes(magic, sizeof(magic));
+  EC_CHECK(std::memcmp(magic, kMagic, sizeof(kMagic)) == 0, kBadInput,
+           what << ": not a cache file");
+  const uint32_t version = r.get_u32();
+  EC_CHECK(version == kGroundTruthCacheVersion, kBadInput,
+           what << ": format version " << version << ", expected " << kGroundTruthCacheVersion);
+  const uint64_t hash = r.get_u64();
+  const std::string metric = r.get_string(64);
+  const uint64_t kk = r.get_u64(), n = r.get_u64(), nq = r.get_u64();
+  EC_CHECK(hash == dataset_hash(ds) && metric == metric_name(ds.metric) && kk == k &&
+               n == ds.base.n && nq == ds.queries.n,
+           kBadInput,
+           what << ": written for another dataset or k (hash, metric " << metric << ", k " << kk
+                << ", n " << n << ", nq " << nq << ")");
+  const auto ids = r.get_vector<int32_t>(checked_mul(nq, kk));
+  const uint64_t sum = r.get_u64();
+  EC_CHECK(r.position() == r.size(), kBadInput, what << ": trailing bytes");
+  EC_CHECK(sum == fnv1a(ids.data(), ids.size() * sizeof(int32_t), 1469598103934665603ull),
+           kBadInput, what << ": checksum mismatch");
+  IdMatrix gt(nq, kk);
+  std::vector<int32_t> row(kk);
+  for (size_t q = 0; q < nq; ++q) {
+    for (size_t j = 0; j < kk; ++j) {
+      const int32_t id = ids[q * kk + j];
+      EC_CHECK(id >= 0 && uint64_t(id) < n, kBadInput,
+               what << ": query " << q << " holds id " << id << ", outside [0, " << n << ")");
+      gt.row(q)[j] = id;
+    }
+    row.assign(ids.begin() + long(q * kk), ids.begin() + long((q + 1) * kk));
+    std::sort(row.begin(), row.end());
+    EC_CHECK(std::adjacent_find(row.begin(), row.end()) == row.end(), kBadInput,
+             what << ": query " << q << " lists an id twice");
+  }
+  // A few queries, chosen by the dataset hash, re-computed by exact search.
+  for (size_t i = 0; i < std::min(kVerifiedQueries, size_t(nq)); ++i)
+    verify_query(ds, gt, size_t(splitmix64(hash + i) % nq), what);
+  return gt;
+}
+
 bool ensure_ground_truth(Dataset& ds, size_t k, bool verbose) {
   EC_CHECK(k >= 1 && k <= ds.base.n, kBadInput,
            "--k " << k << " must be in [1, " << ds.base.n << "] (the base has " << ds.base.n
                   << " rows)");
   if (ds.gt && ds.gt->d >= k) return false;
   const size_t kk = std::min(ds.base.n, std::max<size_t>(k, 100));
-  char hash[17];
-  std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(dataset_hash(ds)));
   namespace fs = std::filesystem;
-  const std::string file = fs::path(ds.base_path).filename().string() + "." + hash + ".gt-" +
-                           metric_name(ds.metric) + "-top" + std::to_string(kk) + ".ivecs";
-  fs::path dir = fs::path(ds.base_path).parent_path();
-  if (dir.empty()) dir = ".";
-  const fs::path candidates[2] = {dir / file, fs::path(cache_root()) / "gt" / file};
+  const fs::path local = ground_truth_cache_path(ds, kk);
+  const fs::path candidates[2] = {local, fs::path(cache_root()) / "gt" / local.filename()};
   for (const auto& c : candidates) {
     std::error_code ec;
-    if (fs::exists(c, ec)) {
-      IdMatrix gt = read_ids(c.string());
-      if (gt.n == ds.queries.n && gt.d == kk) {
-        if (verbose) std::cerr << "[gt] using cached ground truth " << c.string() << "\n";
-        ds.gt = std::move(gt);
-        return false;
-      }
+    if (!fs::exists(c, ec)) continue;
+    try {
+      IdMatrix gt = read_ground_truth_cache(c.string(), ds, kk);
+      if (verbose) std::cerr << "[gt] using cached ground truth " << c.string() << "\n";
+      ds.gt = std::move(gt);
+      return false;
+    } catch (const Error& e) {
+      // A damaged or foreign cache costs a recomputation, never a wrong recall or a
+      // failing run.
+      if (verbose) std::cerr << "[gt] ignoring " << e.message() << "; recomputing\n";
     }
   }
   if (verbose) {
@@ -84,11 +203,11 @@ bool ensure_ground_truth(Dataset& ds, size_t k, bool verbose) {
   IdMatrix gt(ds.queries.n, kk);
   gt.values = std::move(r.ids);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fs::path target = dir_writable(dir) ? candidates[0] : candidates[1];
+  const fs::path target = dir_writable(local.parent_path()) ? candidates[0] : candidates[1];
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   try {
-    write_ivecs(target.string(), gt.view());
+    write_ground_truth_cache(target.string(), ds, gt);
     if (verbose) std::cerr << "[gt] done in " << secs << " s, cached in " << target.string() << "\n";
   } catch (const Error& e) {
     if (verbose) std::cerr << "[gt] done in " << secs << " s (not cached: " << e.message() << ")\n";

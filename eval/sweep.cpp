@@ -1,5 +1,6 @@
 #include "eval/sweep.h"
 
+#include <faiss/utils/distances.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -27,6 +29,7 @@
 #include "eval/rerank.h"
 #include "toolkit/cli.h"
 #include "toolkit/error.h"
+#include "toolkit/io.h"
 #include "toolkit/registry.h"
 #include "toolkit/stats.h"
 
@@ -80,6 +83,29 @@ SweepQuality parse_sweep_quality(const std::string& q) {
   return out;
 }
 
+void SweepOptions::validate() const {
+  EC_CHECK(!out_dir.empty(), kUsage, "--out DIR is required");
+  parse_sweep_quality(quality);
+  EC_CHECK(!budgets.empty(), kUsage, "--budgets is empty");
+  for (size_t i = 0; i < budgets.size(); ++i) {
+    parse_budget("--budgets " + budgets[i], budgets[i]);
+    for (size_t j = 0; j < i; ++j)
+      EC_CHECK(budgets[j] != budgets[i], kUsage, "--budgets lists " << budgets[i] << " twice");
+  }
+  const auto known = sweep_families();
+  for (const auto& f : families)
+    EC_CHECK(std::find(known.begin(), known.end(), f) != known.end(), kUsage,
+             "--families: unknown family '" << f << "'");
+  EC_CHECK(val_fraction > 0 && val_fraction < 1, kUsage,
+           "--val-fraction must be in (0, 1), got " << val_fraction);
+  EC_CHECK(latency_queries >= 1, kUsage, "--latency-queries must be >= 1");
+  EC_CHECK(rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
+  EC_CHECK(max_latency_ms >= 0 && std::isfinite(max_latency_ms), kUsage,
+           "--max-latency-ms must be a number >= 0, got " << max_latency_ms);
+  EC_CHECK(min_quality < 0 || min_quality <= 1, kUsage,
+           "--min-quality must be in [0, 1], got " << min_quality);
+}
+
 namespace {
 
 std::string fmt_seconds(double s) {
@@ -94,12 +120,12 @@ std::string fmt_seconds(double s) {
 /// Sets "quality" and "retention" of a measured record from the metric q; false when the
 /// record lacks it. Records keep every metric, so a resumed sweep may change --quality.
 bool set_quality(json& r, const SweepQuality& q) {
-  if (!r.contains(q.key)) return false;
+  if (!r.contains(q.key) || !r[q.key].is_number()) return false;
   r["quality"] = r[q.key];
   r.erase("retention");
   if (q.recall) {
     r["retention"] = r[q.key];  // exact search has recall 1
-  } else if (r.contains(q.key + "_retention")) {
+  } else if (r.contains(q.key + "_retention") && r[q.key + "_retention"].is_number()) {
     r["retention"] = r[q.key + "_retention"];
   }
   r["quality_metric"] = q.name;
@@ -151,6 +177,23 @@ std::shared_ptr<Built> build_candidate(const Dataset& full, const SweepCandidate
   }
   b->build_s = since(t0);
   return b;
+}
+
+/// Which path search_table takes for nq queries against table (audit L8: the quality is
+/// measured on a whole split at once, the latency one query at a time). Both go through
+/// the same search_table call; for tables searched over decoded rows, FAISS's exact
+/// search takes its BLAS kernel from distance_compute_blas_threshold queries per call and
+/// its SIMD loop below, both exact float32 over the same decoded rows.
+std::string search_path(const TableCompressor& table, bool two_stage, size_t nq) {
+  const Codec* codec = table.codec();
+  std::string s;
+  if (codec && codec->search_kind() == SearchKind::kHamming) {
+    s = two_stage ? "binary codes decoded, float scan" : "hamming scan";
+  } else {
+    s = std::string("decoded rows, FAISS ") +
+        (nq >= size_t(faiss::distance_compute_blas_threshold) ? "BLAS" : "SIMD loop");
+  }
+  return two_stage ? s + ", exact re-scoring" : s;
 }
 
 /// Measures built tables on one split.
@@ -211,6 +254,8 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
   r["within_budget"] = double(total) <= fraction * 4.0 * double(n) * double(d);
   if (!table->budget_note().empty()) r["budget_note"] = table->budget_note();
   r["quality_metric"] = q.name;
+  r["search_path"] = search_path(*table, fine != nullptr, ds.queries.n);
+  r["latency_search_path"] = search_path(*table, fine != nullptr, 1);
   if (ds.gt) {
     const size_t kr = std::min<size_t>(q.recall ? q.k : 10, ds.gt->d);
     r["recall_at_" + std::to_string(kr)] = recall_at_k_tie_aware(
@@ -308,34 +353,6 @@ std::string method_label(const json& r) {
 
 bool is_ok(const json& r) { return r.is_object() && r.value("status", std::string()) == "ok"; }
 
-/// Reads DIR/results.jsonl for --resume: whole lines only (a line cut by an interrupt is
-/// dropped and the file rewritten without it).
-std::vector<json> read_results(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  if (!in) return out;
-  std::string line, kept;
-  size_t lineno = 0;
-  bool dropped = false;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty()) continue;
-    try {
-      out.push_back(json::parse(line));
-      kept += line + "\n";
-    } catch (const std::exception&) {
-      EC_CHECK(in.peek() == std::char_traits<char>::eof(), kBadInput,
-               path << ":" << lineno << ": not a JSON record; the sweep directory is damaged");
-      dropped = true;
-    }
-  }
-  if (dropped) {
-    std::cerr << "[sweep] dropping the unfinished last line of " << path << "\n";
-    write_text_file(path, kept);
-  }
-  return out;
-}
-
 void append_line(const std::string& path, const json& r) {
   std::ofstream out(path, std::ios::app);
   out << r.dump() + "\n";
@@ -364,11 +381,161 @@ json sweep_config(const Dataset& ds, const SweepOptions& opt) {
   return c;
 }
 
+/// The records of dir/results.jsonl to continue from (--resume), after checking that
+/// dir/sweep.json describes the same sweep; without --resume, refuses a dir that already
+/// holds a sweep. Reads only: creates and writes nothing.
+std::vector<json> resume_records(const std::string& dir, const json& config,
+                                 const SweepOptions& opt, const SweepQuality& q) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status dir_status = fs::status(dir, ec);
+  EC_CHECK(!fs::exists(dir_status) || fs::is_directory(dir_status), kBadInput,
+           "--out " << dir << " is not a directory");
+  const std::string results_path = dir + "/results.jsonl";
+  const std::string config_path = dir + "/sweep.json";
+  if (!opt.resume) {
+    EC_CHECK(!fs::exists(fs::symlink_status(results_path, ec)), kUsage,
+             dir << " already holds a sweep (results.jsonl); pass --resume to continue it or "
+                    "choose another --out");
+    return {};
+  }
+  if (fs::exists(fs::symlink_status(config_path, ec))) {
+    require_regular_file(config_path, "sweep configuration");
+    std::ifstream in(config_path);
+    json old;
+    try {
+      old = json::parse(in);
+    } catch (const std::exception&) {
+      EC_THROW(kBadInput, config_path << " is not valid JSON");
+    }
+    EC_CHECK(old.is_object(), kBadInput, config_path << " is not a sweep configuration");
+    for (const auto& [k, v] : config.items())
+      EC_CHECK(old.contains(k) && old[k] == v, kBadInput,
+               "--resume: " << dir << " holds a sweep with " << k << "="
+                            << (old.contains(k) ? old[k].dump() : "?") << ", this one has "
+                            << v.dump() << "; use another --out");
+  }
+  // Failed points are measured again; the others take this run's quality metric.
+  std::vector<json> records;
+  for (auto& r : read_sweep_results(results_path)) {
+    if (r["status"] == "failed") continue;
+    if (is_ok(r))
+      EC_CHECK(set_quality(r, q), kBadInput,
+               results_path << ": a record lacks " << q.key << " for --quality " << q.name);
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
 }  // namespace
 
 std::string SweepCandidate::key() const {
   if (rerank.empty()) return spec;
   return spec + " > " + rerank + " x" + std::to_string(rerank_factor);
+}
+
+void check_sweep_record(const json& r, const std::string& where) {
+  EC_CHECK(r.is_object(), kBadInput,
+           where << ": not a sweep record (a JSON object); the sweep directory is damaged");
+  enum Type { kString, kNumber, kCount, kBool };
+  auto has = [&](const char* key, Type t) {
+    if (!r.contains(key)) return false;
+    const json& v = r[key];
+    const bool ok = t == kString   ? v.is_string()
+                    : t == kNumber ? v.is_number()
+                    : t == kCount  ? v.is_number_unsigned()
+                                   : v.is_boolean();
+    static const char* names[] = {"a string", "a number", "a whole number >= 0", "true or false"};
+    EC_CHECK(ok, kBadInput,
+             where << ": \"" << key << "\" must be " << names[t] << ", not " << v.dump()
+                   << "; the sweep directory is damaged");
+    return true;
+  };
+  auto need = [&](const char* key, Type t) {
+    EC_CHECK(has(key, t), kBadInput,
+             where << ": the record lacks \"" << key << "\"; the sweep directory is damaged");
+  };
+  for (const char* key : {"budget", "family", "key", "split", "method", "status"})
+    need(key, kString);
+  const std::string split = r["split"], status = r["status"];
+  EC_CHECK(split == "val" || split == "test", kBadInput,
+           where << ": split \"" << split << "\" is neither val nor test");
+  EC_CHECK(status == "ok" || status == "failed" || status == "unreachable", kBadInput,
+           where << ": unknown status \"" << status << "\"");
+  for (const char* key : {"knob", "role", "budget_note", "reused_from_budget", "quality_metric",
+                          "search_path", "latency_search_path"})
+    has(key, kString);
+  for (const char* key :
+       {"budget_fraction", "retention", "point_s", "latency_p95_ms", "train_s", "encode_s"})
+    has(key, kNumber);
+  for (const char* key : {"ram_bytes", "disk_bytes", "n", "d", "nq"}) has(key, kCount);
+  for (const char* key : {"pareto_bytes", "pareto_qps"}) has(key, kBool);
+  if (has("rerank", kString)) need("rerank_factor", kCount);
+  if (status != "ok") {
+    need("error", kString);
+    has("faiss_family", kBool);
+    return;
+  }
+  need("total_bytes", kCount);
+  need("faiss_family", kBool);
+  need("within_budget", kBool);
+  for (const char* key : {"compression_ratio", "budget_actual", "qps", "latency_p50_ms", "build_s"})
+    need(key, kNumber);
+  EC_CHECK(r["total_bytes"].get<size_t>() > 0, kBadInput, where << ": total_bytes is 0");
+  // Every metric a resumed sweep may choose as its quality.
+  for (const auto& [key, v] : r.items())
+    if ((key.rfind("recall_at_", 0) == 0 || key.rfind("judged_", 0) == 0 ||
+         key.rfind("ndcg_at_", 0) == 0 || key.rfind("mrr_at_", 0) == 0) &&
+        !v.is_number())
+      EC_THROW(kBadInput, where << ": \"" << key << "\" must be a number, not " << v.dump()
+                                << "; the sweep directory is damaged");
+}
+
+std::vector<json> read_sweep_results(const std::string& path) {
+  std::vector<json> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) return out;
+  require_regular_file(path, "sweep results");
+  std::ifstream in(path, std::ios::binary);
+  EC_CHECK(in.good(), kBadInput, path << ": cannot open for reading");
+  std::ostringstream all;
+  all << in.rdbuf();
+  const std::string text = all.str();
+  std::string kept;
+  size_t start = 0, lineno = 0;
+  bool dropped = false;
+  while (start < text.size()) {
+    const size_t nl = text.find('\n', start);
+    const bool last_unfinished = nl == std::string::npos;
+    const std::string line = text.substr(start, last_unfinished ? std::string::npos : nl - start);
+    start = last_unfinished ? text.size() : nl + 1;
+    ++lineno;
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(lineno);
+    json r;
+    try {
+      r = json::parse(line);
+    } catch (const std::exception&) {
+      // Only an append cut short by an interrupt may be dropped: the last line, with no
+      // newline after it, the start of a record and printable (a file of NUL bytes or
+      // other garbage is damage, not an interrupted write).
+      const bool printable = std::all_of(line.begin(), line.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 || c == '\t';
+      });
+      EC_CHECK(last_unfinished && line.front() == '{' && printable, kBadInput,
+               where << ": not a JSON record; the sweep directory is damaged");
+      dropped = true;
+      continue;
+    }
+    check_sweep_record(r, where);
+    out.push_back(std::move(r));
+    kept += line + "\n";
+  }
+  if (dropped) {
+    std::cerr << "[sweep] dropping the unfinished last line of " << path << "\n";
+    write_text_file(path, kept);
+  }
+  return out;
 }
 
 std::vector<std::string> sweep_families() {
@@ -484,8 +651,9 @@ void mark_pareto(std::vector<json>& records) {
   }
 }
 
-int run_sweep(const Dataset& ds, const SweepOptions& opt) {
+SweepSummary run_sweep(const Dataset& ds, const SweepOptions& opt) {
   const auto t_start = Clock::now();
+  opt.validate();
   const SweepQuality q = parse_sweep_quality(opt.quality);
   const size_t n = ds.base.n, d = ds.base.d;
   if (q.recall) {
@@ -499,10 +667,6 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   // Candidates, checked before any work.
   std::vector<std::pair<std::string, std::vector<SweepCandidate>>> plan;
   size_t total_points = 0;
-  const auto known = sweep_families();
-  for (const auto& f : opt.families)
-    EC_CHECK(std::find(known.begin(), known.end(), f) != known.end(), kUsage,
-             "--families: unknown family '" << f << "'");
   for (const auto& b : opt.budgets) {
     auto cands = sweep_candidates(b, n, d, opt.rerank_factor);
     if (!opt.families.empty()) {
@@ -519,45 +683,21 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
     plan.emplace_back(b, std::move(cands));
   }
 
-  // The output directory: a fresh one, or the same sweep resumed.
+  // Query splits (checks --val-fraction and the number of queries).
+  std::vector<size_t> val_rows, test_rows;
+  split_queries(ds.queries.n, opt.val_fraction, opt.seed, val_rows, test_rows);
+
+  // The output directory: a fresh one, or the same sweep resumed. Everything is checked
+  // before the directory is created or sweep.json written.
   const std::string dir = opt.out_dir;
+  const std::string results_path = dir + "/results.jsonl";
+  const std::string config_path = dir + "/sweep.json";
+  const json config = sweep_config(ds, opt);
+  std::vector<json> records = resume_records(dir, config, opt, q);
   ::mkdir(dir.c_str(), 0755);
   struct stat st {};
   EC_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), kBadInput,
            "--out " << dir << " is not a directory and cannot be created");
-  const std::string results_path = dir + "/results.jsonl";
-  const std::string config_path = dir + "/sweep.json";
-  const json config = sweep_config(ds, opt);
-  std::vector<json> records;
-  if (opt.resume) {
-    std::ifstream cin(config_path);
-    if (cin) {
-      json old;
-      try {
-        old = json::parse(cin);
-      } catch (const std::exception&) {
-        EC_THROW(kBadInput, config_path << " is not valid JSON");
-      }
-      for (const auto& [k, v] : config.items())
-        EC_CHECK(old.contains(k) && old[k] == v, kBadInput,
-                 "--resume: " << dir << " holds a sweep with " << k << "="
-                              << (old.contains(k) ? old[k].dump() : "?") << ", this one has "
-                              << v.dump() << "; use another --out");
-    }
-    // Failed points are measured again; the others take this run's quality metric.
-    for (auto& r : read_results(results_path)) {
-      if (r.value("status", "") == "failed") continue;
-      if (is_ok(r)) EC_CHECK(set_quality(r, q), kBadInput,
-                             results_path << ": a record lacks " << q.key << " for --quality "
-                                          << q.name);
-      records.push_back(std::move(r));
-    }
-  } else {
-    std::ifstream probe(results_path);
-    EC_CHECK(!probe, kUsage,
-             dir << " already holds a sweep (results.jsonl); pass --resume to continue it or "
-                    "choose another --out");
-  }
   write_text_file(config_path, config.dump(2) + "\n");
 
   std::map<std::pair<std::string, std::string>, size_t> done;  // (budget, key@split) -> record
@@ -566,9 +706,7 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
     done[{r.value("budget", ""), r.value("key", "") + "@" + r.value("split", "")}] = i;
   }
 
-  // Query splits and exact baselines.
-  std::vector<size_t> val_rows, test_rows;
-  split_queries(ds.queries.n, opt.val_fraction, opt.seed, val_rows, test_rows);
+  // Exact baselines of the splits.
   Split val{"val", query_subset(ds, val_rows), {}};
   Split test{"test", query_subset(ds, test_rows), {}};
   for (Split* s : {&val, &test}) {
@@ -607,8 +745,10 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
         setting = c.family + "|" + probe->knob() + "|" + c.key().substr(c.spec.size()) + "@" +
                   split.name;
         auto same = by_setting.find(setting);
-        if (same != by_setting.end() && role.empty()) {
+        if (same != by_setting.end()) {
           r = records[same->second];
+          r.erase("role");
+          if (!role.empty()) r["role"] = role;
           const double actual = r["budget_actual"].get<double>();
           r["budget"] = budget;
           r["budget_fraction"] = fraction;
@@ -676,6 +816,30 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   };
   std::vector<Row> rows;
   std::map<std::string, json> kept_best;  // slot -> the record kept for it
+  // Each FAISS family of cands re-solved to at most `bytes` ("PQ@<fraction>", the
+  // fraction rounded down to 1e-9) and measured on the validation split; the best that
+  // fits. The registry solves the knob, as for any budget spec.
+  auto faiss_at_bytes = [&](const std::string& budget, double fraction,
+                            const std::vector<SweepCandidate>& cands,
+                            size_t bytes) -> std::optional<json> {
+    const double f = std::floor(double(bytes) / (4.0 * double(n) * double(d)) * 1e9) / 1e9;
+    if (!(f > 0)) return std::nullopt;
+    std::string text = fmt(f, 9);
+    text.erase(text.find_last_not_of('0') + 1);
+    std::optional<json> pick;
+    for (const auto& c : cands) {
+      if (!c.faiss_family) continue;
+      SweepCandidate at = c;
+      at.spec = c.family + "@" + text;
+      if (opt.verbose)
+        std::cerr << "[sweep] " << budget << " FAISS-only pick: " << at.spec << " (" << bytes
+                  << " B, the recommendation's bytes)\n";
+      const json r = run_point(budget, fraction, at, val, "faiss_resolved", nullptr);
+      if (is_ok(r) && r["total_bytes"].get<size_t>() <= bytes && (!pick || better(r, *pick)))
+        pick = r;
+    }
+    return pick;
+  };
   // Recommendation per budget from validation only, then one test measurement each.
   auto budget_tests = [&](const std::string& budget, double fraction,
                           const std::vector<SweepCandidate>& cands) {
@@ -703,19 +867,27 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
           (!lat_v || better(r, *lat_v)))
         lat_v = r;
     }
-    if (best_v)
-      for (const auto& r : vals)
-        if (r["faiss_family"].get<bool>() &&
-            r["total_bytes"].get<size_t>() <= (*best_v)["total_bytes"].get<size_t>() &&
-            (!faiss_v || better(r, *faiss_v)))
-          faiss_v = r;
+    // The FAISS-only pick: the recommendation itself when it is a FAISS family, else each
+    // FAISS family re-solved at the recommendation's bytes (audit H2).
+    if (best_v && (*best_v)["faiss_family"].get<bool>()) {
+      faiss_v = best_v;
+    } else if (best_v) {
+      faiss_v = faiss_at_bytes(budget, fraction, cands, (*best_v)["total_bytes"].get<size_t>());
+    }
     const json* best = best_v ? &*best_v : nullptr;
     const json* lat = lat_v ? &*lat_v : nullptr;
     const json* faiss = faiss_v ? &*faiss_v : nullptr;
     auto candidate_of = [&](const json& r) {
       for (const auto& c : cands)
         if (c.key() == r["key"].get<std::string>()) return c;
-      EC_THROW(kRuntime, "sweep: lost candidate " << r["key"]);
+      // A FAISS family re-solved at other bytes (faiss_at_bytes): no re-ranking.
+      EC_CHECK(r["faiss_family"].get<bool>() && !r.contains("rerank"), kRuntime,
+               "sweep: lost candidate " << r["key"]);
+      SweepCandidate c;
+      c.family = r["family"].get<std::string>();
+      c.spec = r["key"].get<std::string>();
+      c.faiss_family = true;
+      return c;
     };
     auto test_of = [&](const json* r, const std::string& role) -> json {
       if (!r) return json();
@@ -822,27 +994,16 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
   write_text_file(dir + "/results.csv", to_csv(records));
   write_text_file(dir + "/recommendation.json", recommendation.dump(2) + "\n");
 
-  bool plotted = false;
-  if (!opt.plot_script.empty()) {
-    std::ifstream probe(opt.plot_script);
-    if (probe) {
-      const char* py = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-      const std::string cmd = std::string(py) + " '" + opt.plot_script + "' '" + dir + "' '" +
-                              q.name + "'" + (opt.verbose ? "" : " >/dev/null 2>&1");
-      plotted = std::system(cmd.c_str()) == 0;
-      if (!plotted)
-        std::cerr << "[sweep] warning: the plots were not drawn; run: " << cmd << "\n";
-    }
-  }
+  const bool plotted = opt.draw_plots && opt.draw_plots(dir, q.name);
 
   const double run_s = since(t_start);
   double total_point_s = 0;
   for (const auto& r : records) total_point_s += r.value("point_s", 0.0);
   std::ostringstream md;
   md << "# embcomp sweep: " << ds.name << "\n\n"
-     << "- data: " << n << " x " << d << " (" << metric_name(ds.metric) << "), "
-     << val_rows.size() << " validation and " << test_rows.size()
-     << " test queries (seeded split, seed " << opt.seed << ")\n"
+     << "- data: " << n << " x " << d << " (" << metric_name(ds.metric) << "), " << val_rows.size()
+     << " validation and " << test_rows.size() << " test queries (seeded split, seed " << opt.seed
+     << ")\n"
      << "- quality: " << q.name << " on the validation split; the recommendation is measured "
      << "once on the test split\n"
      << "- budgets: total bytes (RAM + re-ranking data) <= budget x fp32 bytes (" << 4 * n * d
@@ -852,7 +1013,12 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
      << " threads, " << EMBCOMP_BUILD_TYPE << " build, commit " << EMBCOMP_GIT_COMMIT
      << "; all points of this directory took " << fmt(total_point_s, 1)
      << " s to measure (over every invocation)\n"
-     << "- failed candidates: " << failures << "\n\n";
+     << "- failed candidates: " << failures << "\n"
+     << "- FAISS-only pick: the recommendation when it is a FAISS family (SQ, PQ, OPQ+PQ, RQ, "
+     << "PCA+SQ4/6/8), else the best of those families re-solved at the recommendation's bytes\n"
+     << "- search path (quality / latency): every point is searched by the same call for its "
+     << "quality (the whole split) and its latency (one query); the per-budget tables name the "
+     << "kernel each took (search_path, latency_search_path in results.jsonl)\n\n";
   md << "## Recommendation\n\n"
      << "| budget | method | knob | bytes | ratio | val " << q.name << " | test " << q.name
      << " | test retention |"
@@ -909,13 +1075,14 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
     });
     md << "\n## Budget " << budget << " (validation split)\n\n"
        << "| method | family | knob | bytes | ratio | " << q.name
-       << " | retention | p50 ms | QPS | build s | Pareto (bytes / QPS) |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+       << " | retention | p50 ms | QPS | build s | Pareto (bytes / QPS) | search (quality / "
+          "latency) |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const json* r : vs) {
       if (!is_ok(*r)) {
         md << "| " << method_label(*r) << " | " << (*r)["family"].get<std::string>() << " | "
            << (*r)["status"].get<std::string>() << ": " << (*r)["error"].get<std::string>()
-           << " ||||||||\n";
+           << " |||||||||\n";
         continue;
       }
       md << "| " << method_label(*r) << (r->value("within_budget", true) ? "" : " (over budget)")
@@ -927,7 +1094,8 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
          << fmt((*r)["latency_p50_ms"].get<double>(), 3) << " | "
          << fmt((*r)["qps"].get<double>(), 0) << " | " << fmt((*r)["build_s"].get<double>(), 2)
          << " | " << (r->value("pareto_bytes", false) ? "yes" : "no") << " / "
-         << (r->value("pareto_qps", false) ? "yes" : "no") << " |\n";
+         << (r->value("pareto_qps", false) ? "yes" : "no") << " | " << r->value("search_path", "")
+         << " / " << r->value("latency_search_path", "") << " |\n";
     }
   }
   write_text_file(dir + "/report.md", md.str());
@@ -935,7 +1103,29 @@ int run_sweep(const Dataset& ds, const SweepOptions& opt) {
     std::cerr << "[sweep] done in " << fmt_seconds(run_s) << ": " << dir << "/report.md, "
               << "recommendation.json, results.jsonl, results.csv"
               << (plotted ? ", quality_vs_ratio.png, quality_vs_qps.png" : "") << "\n";
-  return failures;
+  SweepSummary summary;
+  summary.failures = failures;
+  summary.recommendation = std::move(recommendation);
+  return summary;
+}
+
+std::vector<std::string> sweep_gate_misses(const json& recommendation, double min_quality) {
+  std::vector<std::string> out;
+  for (const auto& o : recommendation) {
+    const std::string budget = o.value("budget", std::string("?"));
+    std::ostringstream why;
+    if (!o.contains("method") || o["method"].is_null()) {
+      why << budget << " (nothing recommended)";
+    } else if (!o.contains("test_quality") || !o["test_quality"].is_number()) {
+      why << budget << " (" << o["method"].get<std::string>() << ": test measurement failed)";
+    } else if (o["test_quality"].get<double>() < min_quality) {
+      why << budget << " (" << o["method"].get<std::string>() << ": test "
+          << o.value("quality_metric", std::string("quality")) << " "
+          << fmt(o["test_quality"].get<double>(), 4) << ")";
+    }
+    if (!why.str().empty()) out.push_back(why.str());
+  }
+  return out;
 }
 
 }  // namespace embcomp

@@ -8,13 +8,17 @@
 //   - fixed-size codecs whose bytes fit (FP16, BF16, INT8, Binary, Binary-median);
 //   - Binary codes re-scored with the largest of FP16, SQ8, SQ6, SQ4 that fits beside them.
 // FAISS families (the baseline a FAISS-only heuristic would pick from): SQ, PQ, OPQ+PQ,
-// RQ, PCA+SQ{4,6,8}.
+// RQ, PCA+SQ{4,6,8}. The "FAISS-only pick" of a budget re-solves each of them at the
+// recommended method's byte count ("PQ@<its fraction>") and takes the best, so that a
+// family is compared at the same bytes rather than at its own solution for the budget.
 //
 // DIR gets results.jsonl (one record per candidate, appended as they finish, so that
-// --resume skips them), results.csv, recommendation.json, report.md and, when
-// scripts/plot_sweep.py runs, quality_vs_ratio.png and quality_vs_qps.png.
+// --resume skips them), results.csv, recommendation.json, report.md and, when the
+// caller's draw_plots hook succeeds (toolkit/cmd_sweep.cpp runs scripts/plot_sweep.py),
+// quality_vs_ratio.png and quality_vs_qps.png.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,8 +38,16 @@ struct SweepOptions {
   size_t latency_queries = 50;        ///< queries timed one by one on one thread
   size_t rerank_factor = 10;          ///< candidates per result for Binary+rerank
   std::vector<std::string> families;  ///< only these families (empty: all)
-  std::string plot_script;            ///< scripts/plot_sweep.py, "" to skip the plots
+  double min_quality = -1;            ///< >= 0: the quality gate (sweep_gate_misses)
+  /// Draws the plots of dir (from results.csv) after the records are written and before
+  /// report.md; returns true when both PNGs were drawn. Empty: no plots. The library
+  /// never starts a process itself.
+  std::function<bool(const std::string& dir, const std::string& quality_name)> draw_plots;
   bool verbose = true;
+
+  /// Checks every option that needs no data (quality, budgets, families, fractions,
+  /// counts); throws kUsage naming the option. Called before anything is written.
+  void validate() const;
 };
 
 /// The quality metric a sweep maximizes: "recall@K" (against exact search, K in
@@ -79,8 +91,31 @@ Dataset query_subset(const Dataset& ds, const std::vector<size_t>& rows);
 /// are on the Pareto front of quality vs bytes ("pareto_bytes") and vs QPS ("pareto_qps").
 void mark_pareto(std::vector<nlohmann::ordered_json>& records);
 
+/// Throws kBadInput naming where ("results.jsonl:LINE") unless r is a record a sweep
+/// writes: an object with string budget, family, key, split ("val" | "test"), method and
+/// status ("ok" | "failed" | "unreachable"); "error" for the last two; for "ok" the
+/// numbers and flags the recommendation and the report read; every optional field of
+/// the type the sweep writes. Used on every line read back by --resume.
+void check_sweep_record(const nlohmann::ordered_json& r, const std::string& where);
+
+/// Reads DIR/results.jsonl for --resume: every line must be a valid record
+/// (check_sweep_record), except that a last line cut short by an interrupt (no final
+/// newline, starts with '{', printable) is dropped and the file rewritten without it.
+/// A missing file is an empty sweep; a non-regular one (FIFO, folder) is kBadInput.
+std::vector<nlohmann::ordered_json> read_sweep_results(const std::string& path);
+
+/// What a sweep returns: its failed candidates and the recommendation.json content.
+struct SweepSummary {
+  int failures = 0;
+  nlohmann::ordered_json recommendation = nlohmann::ordered_json::array();
+};
+
+/// The quality gate of `sweep --min-quality Q`: one "BUDGET (why)" entry per budget
+/// whose recommendation's test quality is below Q, failed, or absent.
+std::vector<std::string> sweep_gate_misses(const nlohmann::ordered_json& recommendation,
+                                           double min_quality);
+
 /// Runs the sweep; ds.gt must hold the ground truth (recall) or ds.qrels the judgments.
-/// Returns the number of failed candidates.
-int run_sweep(const Dataset& ds, const SweepOptions& opt);
+SweepSummary run_sweep(const Dataset& ds, const SweepOptions& opt);
 
 }  // namespace embcomp

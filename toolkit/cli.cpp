@@ -14,11 +14,41 @@ namespace po = boost::program_options;
 
 namespace embcomp {
 
+namespace {
+
+/// True when the option's value is stored in an unsigned integer, which boost's
+/// lexical_cast fills from "-1" by wrapping around (18446744073709551615).
+bool is_unsigned_option(const po::value_semantic* s) {
+  return dynamic_cast<const po::typed_value<unsigned short>*>(s) ||
+         dynamic_cast<const po::typed_value<unsigned int>*>(s) ||
+         dynamic_cast<const po::typed_value<unsigned long>*>(s) ||
+         dynamic_cast<const po::typed_value<unsigned long long>*>(s);
+}
+
+}  // namespace
+
+void reject_negative_unsigned(const std::string& cmd, const po::options_description& desc,
+                              const po::parsed_options& parsed) {
+  for (const auto& o : parsed.options) {
+    const auto* d = desc.find_nothrow(o.string_key, false);
+    if (!d || !is_unsigned_option(d->semantic().get())) continue;
+    for (const auto& v : o.value) {
+      const auto first = v.find_first_not_of(" \t");
+      EC_CHECK(first == std::string::npos || v[first] != '-', kUsage,
+               cmd << ": --" << o.string_key << " " << v
+                   << " is negative; it must be a whole number >= 0 (see 'embcomp " << cmd
+                   << " --help')");
+    }
+  }
+}
+
 /// Parses a subcommand's options; prints help and returns false on --help.
 bool parse_command_line(const std::string& cmd, const po::options_description& desc, int argc, char** argv,
            po::variables_map& vm, const std::string& synopsis) {
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(argc, argv).options(desc).run();
+    reject_negative_unsigned(cmd, desc, parsed);
+    po::store(parsed, vm);
     if (vm.count("help")) {
       std::cout << "usage: embcomp " << cmd << " " << synopsis << "\n\n" << desc << "\n";
       return false;
@@ -53,7 +83,9 @@ void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
       ("base", po::value(&ds.base), "base vectors file (.fvecs .bvecs .fbin .u8bin .npy .hdf5 .raw)")
       ("queries", po::value(&ds.queries), "query vectors file")
       ("gt", po::value(&ds.gt), "exact ground-truth ids (.ivecs .ibin .npy); computed and cached when absent")
-      ("metric", po::value(&ds.metric), "l2 | ip | angular (required with --base; overrides the dataset's)")
+      ("metric", po::value(&ds.metric),
+       "l2 | ip | angular (aliases: euclidean, dot, cosine; required with --base; overrides the "
+       "dataset's)")
       ("dim", po::value(&ds.raw_d), "dimension of .raw/.f32 files");
 }
 

@@ -1,14 +1,20 @@
 // `embcomp sweep`: memory-budget sweep and recommendation (eval/sweep.h). Declared in
 // toolkit/commands.h; main.cpp dispatches to it.
+#include <fcntl.h>
 #include <omp.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "compressors/budget.h"
 #include "build_paths.h"
 #include "eval/ground_truth.h"
 #include "eval/sweep.h"
@@ -20,7 +26,56 @@
 
 namespace po = boost::program_options;
 
+extern char** environ;
+
 namespace embcomp {
+
+namespace {
+
+/// Runs `python3 scripts/plot_sweep.py DIR QUALITY` as a child process with an argument
+/// vector (no shell, so no text of --out or --quality is ever interpreted) and waits for
+/// it. Its output goes to /dev/null unless verbose. Returns true when it exited 0; a
+/// failure is a warning on stderr, never an error of the sweep.
+bool draw_plots(const std::string& dir, const std::string& quality, bool verbose) {
+  const std::string script = std::string(EMBCOMP_SCRIPTS_DIR) + "/plot_sweep.py";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(script, ec)) {
+    std::cerr << "[sweep] warning: the plots were not drawn: " << script << " is missing\n";
+    return false;
+  }
+  const bool usr_bin = ::access("/usr/bin/python3", X_OK) == 0;
+  std::string py = usr_bin ? "/usr/bin/python3" : "python3";
+  std::vector<std::string> args{py, script, dir, quality};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!verbose) {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  }
+  pid_t pid = 0;
+  const int rc = usr_bin
+                     ? ::posix_spawn(&pid, py.c_str(), &actions, nullptr, argv.data(), environ)
+                     : ::posix_spawnp(&pid, py.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    std::cerr << "[sweep] warning: the plots were not drawn: cannot run " << py << ": "
+              << std::strerror(rc) << "\n";
+    return false;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!ok)
+    std::cerr << "[sweep] warning: the plots were not drawn (" << py << " " << script
+              << " exited with " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ")\n";
+  return ok;
+}
+
+}  // namespace
 
 int cmd_sweep(int argc, char** argv) {
   DatasetSpec dspec;
@@ -51,6 +106,9 @@ int cmd_sweep(int argc, char** argv) {
        "queries timed one at a time on one thread for the p50/p95 latency")
       ("rerank-factor", po::value(&opt.rerank_factor)->default_value(opt.rerank_factor),
        "candidates per result for Binary with re-scoring")
+      ("min-quality", po::value(&opt.min_quality),
+       "quality gate: after writing every output, exit 3 naming each budget whose "
+       "recommendation's test quality is below this, in [0, 1]")
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)")
       ("no-plots", "do not run scripts/plot_sweep.py")
       ("quiet,q", "no progress on stderr");
@@ -60,21 +118,17 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   opt.verbose = !vm.count("quiet");
   opt.resume = vm.count("resume") > 0;
-  EC_CHECK(!opt.out_dir.empty(), kUsage, "--out DIR is required");
-  EC_CHECK(opt.rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
-  EC_CHECK(opt.latency_queries >= 1, kUsage, "--latency-queries must be >= 1");
-  EC_CHECK(opt.max_latency_ms >= 0, kUsage, "--max-latency-ms must be >= 0");
+  EC_CHECK(!vm.count("min-quality") || (opt.min_quality >= 0 && opt.min_quality <= 1), kUsage,
+           "--min-quality must be in [0, 1], not " << opt.min_quality);
   set_omp_threads(threads);
   opt.budgets = split_list(budgets, ',');
-  EC_CHECK(!opt.budgets.empty(), kUsage, "--budgets is empty");
-  for (size_t i = 0; i < opt.budgets.size(); ++i) {
-    parse_budget("--budgets " + opt.budgets[i], opt.budgets[i]);
-    for (size_t j = 0; j < i; ++j)
-      EC_CHECK(opt.budgets[j] != opt.budgets[i], kUsage,
-               "--budgets lists " << opt.budgets[i] << " twice");
-  }
   opt.families = split_list(families, ',');
-  if (!vm.count("no-plots")) opt.plot_script = std::string(EMBCOMP_SCRIPTS_DIR) + "/plot_sweep.py";
+  opt.validate();  // every option, before the data is loaded or anything written
+  const bool verbose = opt.verbose;
+  if (!vm.count("no-plots"))
+    opt.draw_plots = [verbose](const std::string& dir, const std::string& quality) {
+      return draw_plots(dir, quality, verbose);
+    };
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
 
   Dataset ds = load_dataset(dspec);
@@ -83,8 +137,16 @@ int cmd_sweep(int argc, char** argv) {
   EC_CHECK(q.k <= ds.base.n, kBadInput,
            "--quality " << opt.quality << ": K must be in [1, " << ds.base.n << "]");
   if (ds.base.n >= q.k) ensure_ground_truth(ds, q.k, opt.verbose);
-  const int failures = run_sweep(ds, opt);
-  return failures ? 1 : 0;
+  const SweepSummary summary = run_sweep(ds, opt);
+  if (summary.failures) return 1;  // a runtime failure outranks the gate
+  if (opt.min_quality >= 0) {
+    const auto misses = sweep_gate_misses(summary.recommendation, opt.min_quality);
+    std::string list;
+    for (const auto& m : misses) list += (list.empty() ? "" : ", ") + m;
+    EC_CHECK(misses.empty(), kQualityGate,
+             "recommendation below --min-quality " << opt.min_quality << ": " << list);
+  }
+  return 0;
 }
 
 }  // namespace embcomp

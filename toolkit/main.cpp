@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "build_info.h"
+#include "compressors/emb_table.h"
 #include "eval/bench.h"
 #include "eval/ground_truth.h"
 #include "eval/index_bench.h"
@@ -23,15 +25,14 @@
 #include "index/faiss_index.h"
 #include "index/faiss_memory.h"
 #include "index/own_index.h"
-#include "toolkit/dataset.h"
-#include "toolkit/error.h"
-#include "toolkit/threads.h"
 #include "toolkit/cli.h"
-#include "compressors/emb_table.h"
 #include "toolkit/cmd_index.h"
 #include "toolkit/commands.h"
+#include "toolkit/dataset.h"
+#include "toolkit/error.h"
 #include "toolkit/io.h"
 #include "toolkit/registry.h"
+#include "toolkit/threads.h"
 
 namespace po = boost::program_options;
 using namespace embcomp;
@@ -60,7 +61,8 @@ const char* kUsage =
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
     "  --version  version, git commit, build type and FAISS flavor\n"
     "\n"
-    "exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input, 3 missed quality gate\n";
+    "exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input, 3 missed quality gate\n"
+    "(bench --min-recall R, sweep --min-quality Q)\n";
 
 std::string version_line() {
   return std::string("embcomp ") + EMBCOMP_VERSION + " (commit " + EMBCOMP_GIT_COMMIT + ", " +
@@ -111,10 +113,25 @@ std::string self_path() {
   return ec ? std::string() : p.string();
 }
 
+/// The quality gate of bench (like DiskANN's --fail_if_recall_below): throws
+/// kQualityGate (exit 3) naming the methods whose best recall@k is below min_recall.
+void check_recall_gate(const std::vector<nlohmann::ordered_json>& records, double min_recall,
+                       size_t k) {
+  if (min_recall < 0) return;
+  const auto below = methods_below_recall(records, min_recall);
+  if (below.empty()) return;
+  std::ostringstream list;
+  for (size_t i = 0; i < below.size(); ++i)
+    list << (i ? ", " : "") << below[i].first << " (" << below[i].second << ")";
+  EC_THROW(kQualityGate,
+           "recall@" << k << " below --min-recall " << min_recall << ": " << list.str());
+}
+
 int cmd_bench(int argc, char** argv) {
   DatasetSpec dspec;
   BenchOptions opt;
   std::string methods, format = "table", out, rerank_spec, structure;
+  double min_recall = -1;  // < 0: no gate
   po::options_description desc("bench options");
   desc.add_options()("help,h", "show this help");
   add_dataset_options(desc, dspec);
@@ -130,6 +147,9 @@ int cmd_bench(int argc, char** argv) {
       ("rerank", po::value(&rerank_spec),
        "two-stage search: re-score k * F candidates with this representation (Flat, FP16, SQ8, ...)")
       ("rerank-factor", po::value(&opt.rerank_factor)->default_value(10), "F: candidates per result")
+      ("min-recall", po::value(&min_recall),
+       "quality gate: after writing the results, exit 3 naming every method whose recall@k "
+       "(its best operating point with --index) is below this, in [0, 1]")
       ("index", po::value(&structure),
        "build a FAISS index of this structure per method (Flat, IVF{nlist}, IVF{nlist}_HNSW{M}, "
        "HNSW{M}) and sweep nprobe/efSearch: recall, QPS, latency p50/p95/p99, memory three ways; "
@@ -143,6 +163,9 @@ int cmd_bench(int argc, char** argv) {
   EC_CHECK(format == "table" || format == "jsonl", kUsage,
            "--format must be table or jsonl, not '" << format << "'");
   set_omp_threads(opt.threads);
+  if (vm.count("min-recall"))
+    EC_CHECK(min_recall >= 0 && min_recall <= 1, kUsage,
+             "--min-recall must be in [0, 1], not " << min_recall);
   if (dspec.data.empty() && dspec.base.empty()) dspec.data = "glove-100-30k";
 
   // Everything that can be wrong with the input is checked before any work starts.
@@ -215,6 +238,7 @@ int cmd_bench(int argc, char** argv) {
       text = format_index_table(records, opt.k);
     }
     if (out.empty()) std::cout << text << std::flush; else write_text_file(out, text);
+    check_recall_gate(records, min_recall, opt.k);
     return 0;
   }
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -247,7 +271,9 @@ int cmd_bench(int argc, char** argv) {
     write_text_file(out, text);
     if (opt.verbose) std::cerr << "[bench] wrote " << records.size() << " records to " << out << "\n";
   }
-  return failures ? 1 : 0;
+  if (failures) return 1;  // a runtime failure outranks the gate
+  check_recall_gate(records, min_recall, opt.k);
+  return 0;
 }
 
 }  // namespace
@@ -255,7 +281,7 @@ int cmd_bench(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     if (argc < 2) {
-      std::cerr << kUsage;
+      std::cerr << "usage: embcomp <command> [options] (see 'embcomp --help' for the commands)\n";
       return 2;
     }
     std::string cmd = argv[1];

@@ -1,12 +1,14 @@
 #include "toolkit/registry.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
 #include "compressors/budget.h"
 #include "compressors/pipeline.h"
+#include "toolkit/cli.h"
 #include "toolkit/error.h"
 
 namespace embcomp {
@@ -24,22 +26,27 @@ std::map<std::string, Compiled>& table() {
   return t;
 }
 
+/// Refuses a spec longer than kMaxSpecChars before it is echoed or matched: std::regex
+/// recurses once per character and overflows the stack at about 32,000 characters.
+void check_spec_length(const std::string& spec) {
+  EC_CHECK(spec.size() <= kMaxSpecChars, kBadInput,
+           "method spec of " << spec.size() << " characters (starting '" << spec.substr(0, 24)
+                             << "...') is longer than the limit of " << kMaxSpecChars);
+}
+
+/// The components of "T1, T2,C": split on ',', spaces and tabs around each one trimmed.
+/// A blank inside a component ("SQ 8") is an error: it is no spec of any method.
 std::vector<std::string> split_components(const std::string& spec) {
-  std::vector<std::string> parts;
-  std::string cur;
-  for (char c : spec) {
-    if (c == ',') {
-      parts.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  parts.push_back(cur);
+  check_spec_length(spec);
+  std::vector<std::string> parts = split_list(spec, ',', /*keep_empty=*/true);
+  for (const auto& p : parts)
+    EC_CHECK(p.find_first_of(" \t") == std::string::npos, kBadInput,
+             "method spec '" << spec << "': component '" << p << "' contains a blank");
   return parts;
 }
 
 const Compiled* match(const std::string& component, std::vector<std::string>* groups) {
+  check_spec_length(component);
   const auto at = component.find('@');
   const bool budgeted = at != std::string::npos;
   const std::string head = budgeted ? component.substr(0, at) : component;
@@ -161,17 +168,19 @@ std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, s
                                             uint64_t seed) {
   check_spec(spec);
   EC_CHECK(d > 0, kBadInput, spec << ": dimension must be positive");
-  const auto at = spec.find('@');
   BuildArgs args;
-  const Compiled* c = match(spec, &args.groups);  // nullptr for a pipeline "T,...,C"
-  if (c == nullptr) return std::make_unique<CodecTable>(make_codec(spec, d, seed));
+  const auto parts = split_components(spec);
+  const Compiled* c = parts.size() == 1 ? match(parts[0], &args.groups) : nullptr;
+  if (c == nullptr) return std::make_unique<CodecTable>(make_codec(spec, d, seed));  // "T,...,C"
   args.d = d;
   args.n = n;
   args.seed = seed;
-  args.full_spec = spec;
+  const std::string& one = parts[0];
+  args.full_spec = one;
+  const auto at = one.find('@');
   std::unique_ptr<TableCompressor> t;
   if (at != std::string::npos) {
-    args.budget = parse_budget(spec, spec.substr(at + 1));
+    args.budget = parse_budget(one, one.substr(at + 1));
     EC_CHECK(n > 0, kBadInput, spec << ": a budget needs at least one row");
     t = build_naming_component(spec, c->entry.name, [&] { return c->entry.make_budgeted(args); });
     if (!t->budget()) t->set_budget(args.budget, "");
@@ -192,14 +201,15 @@ std::vector<std::string> budget_heads(const MethodEntry& e) {
 
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
                   int hi) {
+  // The whole text must be the number: no sign but '-', no blanks, nothing after it
+  // ("10xyz" and "10'$(cmd)'" are not 10).
   long v = 0;
-  try {
-    v = std::stol(text);
-  } catch (const std::exception&) {
-    EC_THROW(kBadInput, spec << ": " << what << "='" << text << "' is not an integer");
-  }
-  EC_CHECK(v >= lo && v <= hi, kBadInput,
-           spec << ": " << what << "=" << v << " is out of range [" << lo << ", " << hi << "]");
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  EC_CHECK(ec != std::errc::invalid_argument && ptr == end, kBadInput,
+           spec << ": " << what << "='" << text << "' is not an integer");
+  EC_CHECK(ec == std::errc() && v >= lo && v <= hi, kBadInput,
+           spec << ": " << what << "=" << text << " is out of range [" << lo << ", " << hi << "]");
   return static_cast<int>(v);
 }
 

@@ -75,6 +75,10 @@ struct Registrar {
   explicit Registrar(MethodEntry entry);
 };
 
+/// The longest method spec accepted (characters, the whole "T,...,C" or "NAME@B"); the
+/// longest real specs (MGPQ or MagSVD with one entry per group) are well under 100.
+constexpr size_t kMaxSpecChars = 256;
+
 /// Every registered method, sorted by name.
 std::vector<const MethodEntry*> registered_methods();
 
@@ -83,7 +87,9 @@ std::vector<const MethodEntry*> registered_methods();
 const MethodEntry& find_method(const std::string& component);
 
 /// Checks the grammar of a full spec without building it (no dimension needed):
-/// components separated by ',', all but the last transforms. Throws kBadInput.
+/// components separated by ',' (blanks around a component are ignored, blanks inside one
+/// are an error), all but the last transforms, at most kMaxSpecChars characters. Throws
+/// kBadInput.
 void check_spec(const std::string& spec);
 
 /// Builds the codec for a full spec at input dimension d (transforms chained, a trailing
@@ -95,7 +101,8 @@ std::unique_ptr<Codec> make_codec(const std::string& spec, size_t d, uint64_t se
 std::unique_ptr<TableCompressor> make_table(const std::string& spec, size_t n, size_t d,
                                             uint64_t seed = 1234);
 
-/// Parses an integer capture group, throwing kBadInput naming the spec when out of range.
+/// Parses an integer capture group, throwing kBadInput naming the spec unless the whole
+/// text is one decimal integer (optional '-', no blanks, nothing after it) in [lo, hi].
 int parse_int_arg(const std::string& spec, const std::string& text, const char* what, int lo,
                   int hi);
 

@@ -1,16 +1,21 @@
 // `embcomp sweep`: candidates per budget, the query split, Pareto flags, and the command
 // end to end on a small seeded dataset (outputs, recommendation = validation argmax,
 // resume after an interrupt, bad input).
+#include "eval/sweep.h"
+
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include "eval/sweep.h"
+#include "build_paths.h"
 #include "test_data.h"
 #include "toolkit/io.h"
 
@@ -34,6 +39,21 @@ using CliResult = embcomp::testing::CliRun;
 CliResult run(const std::string& dir, const std::string& args) {
   return embcomp::testing::run_embcomp(dir, args);
 }
+
+/// Runs embcomp with dir as the working folder (so that a command a shell might run
+/// would leave its marker file there), under a 120 s timeout (a FIFO must not hang).
+CliResult run_in(const std::string& dir, const std::string& args) {
+  const std::string cmd = "cd '" + dir + "' && timeout -s KILL 120 " + EMBCOMP_BINARY + " " + args +
+                          " >stdout 2>stderr";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir + "/stdout");
+  r.err = slurp(dir + "/stderr");
+  return r;
+}
+
+size_t count_lines(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')); }
 
 TEST(SweepCandidates, EveryFamilyAndTheFittingFixedOnes) {
   // 1000 x 64: 4x = 64000 bytes; Binary = 8 B/row + 512 B; SQ4 rerank = 32 B/row + 512 B.
@@ -221,6 +241,206 @@ TEST_F(SweepCli, RecommendsTheValidationBestAndResumes) {
   for (size_t i = 0; i < rec.size(); ++i)
     for (const char* f : {"method", "knob", "total_bytes", "val_quality", "test_quality"})
       EXPECT_EQ(rec2[i][f], rec[i][f]) << f << ": a resumed sweep recommends the same";
+}
+
+TEST_F(SweepCli, RecordsTheSearchPathsAndResolvesTheFaissPick) {
+  // 64-d rows of rank 4: SVD keeps them well in few bytes and beats SQ and PQ (PCA+SQ8,
+  // which would beat it, is left out), so the FAISS-only pick must be re-solved.
+  write_fvecs(dir_ + "/b64.fvecs", testing::low_rank(2000, 64, 4, 0.05f, 31).view());
+  write_fvecs(dir_ + "/q64.fvecs", testing::low_rank(60, 64, 4, 0.05f, 32).view());
+  const std::string out = dir_ + "/sw";
+  CliResult r = run(dir_, "sweep --base " + dir_ + "/b64.fvecs --queries " + dir_ +
+                              "/q64.fvecs --metric l2 --budgets 8x,16x --families "
+                              "SQ,PQ,SVD,Binary+rerank --latency-queries 3 --no-plots "
+                              "--quiet --out " +
+                              out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto records = read_jsonl(out + "/results.jsonl");
+  // audit L8: the path of the quality (30 validation queries at once) and of the
+  // latency (one query) are recorded.
+  for (const auto& x : records) {
+    if (x["status"] != "ok") continue;
+    ASSERT_TRUE(x.contains("search_path") && x.contains("latency_search_path")) << x.dump();
+    if (x["family"] == "SQ" && x["split"] == "val") {
+      EXPECT_EQ(x["search_path"], "decoded rows, FAISS BLAS");
+      EXPECT_EQ(x["latency_search_path"], "decoded rows, FAISS SIMD loop");
+    }
+    if (x["family"] == "Binary+rerank") {
+      EXPECT_NE(x["search_path"].get<std::string>().find("exact re-scoring"), std::string::npos);
+    }
+  }
+  EXPECT_NE(slurp(out + "/report.md").find("search (quality / latency)"), std::string::npos);
+  // audit H2: the FAISS-only pick is a FAISS family re-solved at the recommendation's
+  // bytes (or the recommendation itself when it is one), never one of more bytes.
+  const json rec = json::parse(slurp(out + "/recommendation.json"));
+  size_t resolved_budgets = 0;
+  for (const auto& o : rec) {
+    const json f = o.contains("faiss_only") ? o["faiss_only"] : json();
+    if (!f.is_null()) {
+      EXPECT_LE(f["total_bytes"].get<size_t>(), o["total_bytes"].get<size_t>());
+    }
+    const bool rec_is_faiss = o["family"] == "SQ" || o["family"] == "PQ";
+    if (rec_is_faiss) {
+      ASSERT_FALSE(f.is_null());
+      EXPECT_EQ(f["method"], o["method"]);
+      continue;
+    }
+    ++resolved_budgets;
+    std::set<std::string> families;
+    double best = -1;
+    for (const auto& x : records) {
+      if (x["budget"] != o["budget"] || x.value("role", "") != "faiss_resolved") continue;
+      families.insert(x["family"].get<std::string>());
+      const std::string spec = x["key"];
+      const double fraction = std::stod(spec.substr(spec.find('@') + 1));
+      EXPECT_LE(fraction * 4 * 2000 * 64, o["total_bytes"].get<double>()) << spec;
+      EXPECT_GT(fraction * 4 * 2000 * 64, o["total_bytes"].get<double>() - 1) << spec;
+      if (x["status"] == "ok" && x["total_bytes"].get<size_t>() <= o["total_bytes"].get<size_t>())
+        best = std::max(best, x["quality"].get<double>());
+    }
+    EXPECT_EQ(families, (std::set<std::string>{"SQ", "PQ"})) << o["budget"];
+    if (f.is_null()) {
+      EXPECT_EQ(best, -1) << "a FAISS family fits but no pick was made";
+    } else {
+      EXPECT_EQ(f["val_quality"].get<double>(), best) << o["budget"];
+    }
+  }
+  EXPECT_GE(resolved_budgets, 1u) << "the data should make a non-FAISS family win somewhere";
+}
+
+TEST_F(SweepCli, NoShellInThePlotStep) {
+  // reliability #1: the plot step ran std::system("python3 '...' '<--out>' '<--quality>'").
+  const std::string small =
+      "sweep " + data_ + " --budgets 8x --families SQ,Binary --latency-queries 2 --quiet ";
+  CliResult r = run_in(dir_, small + "--out \"sw'\\$(touch PWNED_OUT)'\"");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/PWNED_OUT")) << "--out reached a shell";
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/sw'$(touch PWNED_OUT)'/report.md"));
+  r = run_in(dir_, small + "--out q --quality \"recall@10'\\$(touch PWNED_Q)'\"");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/PWNED_Q")) << "--quality reached a shell";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/q"));
+  r = run_in(dir_, small + "--out q --quality recall@10xyz");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("'10xyz' is not an integer"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/q"));
+}
+
+TEST_F(SweepCli, OptionsAreCheckedBeforeAnythingIsWritten) {
+  // reliability #24: --out and sweep.json were created before --val-fraction was checked.
+  for (const char* bad : {"--val-fraction 0", "--val-fraction 1", "--val-fraction nan",
+                          "--min-quality 2", "--max-latency-ms inf"}) {
+    CliResult r = run(dir_, sweep(dir_ + "/v", std::string(bad) + " --quiet"));
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/v")) << bad;
+  }
+}
+
+TEST_F(SweepCli, MinQualityGateExitsThreeAfterWritingEverything) {
+  // audit L4: exit 3 for a missed quality gate.
+  const std::string base =
+      "sweep " + data_ +
+      " --budgets 8x --families SQ,Binary --latency-queries 2 --no-plots --quiet";
+  CliResult r = run(dir_, base + " --min-quality 0 --out " + dir_ + "/a");
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = run(dir_, base + " --min-quality 1 --out " + dir_ + "/b");
+  const json rec = json::parse(slurp(dir_ + "/b/recommendation.json"));
+  ASSERT_LT(rec[0]["test_quality"].get<double>(), 1.0) << "the gate needs a quality below 1";
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("below --min-quality 1: 8x (" + rec[0]["method"].get<std::string>()),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/b/report.md"));
+}
+
+TEST_F(SweepCli, DamagedResumeRecordsAreBadInput) {
+  // reliability #15 and #28: records read back by --resume are validated; a damaged line
+  // is exit 2 naming results.jsonl:LINE (it was undefined behaviour and exit 1, or, for a
+  // file of NUL bytes, a silent restart).
+  const std::string good = dir_ + "/good";
+  const std::string small =
+      "sweep " + data_ +
+      " --budgets 8x --families SQ,Binary --latency-queries 2 --no-plots --quiet --resume --out ";
+  ASSERT_EQ(run(dir_, small + good).code, 0);
+  const auto records = read_jsonl(good + "/results.jsonl");
+  ASSERT_GE(records.size(), 2u);
+  struct Case {
+    std::string name;
+    std::function<std::string(json first)> first_line;  // replaces line 1
+    std::string want;
+  };
+  auto set = [](const char* key, json v) {
+    return [key, v](json r) {
+      r[key] = v;
+      return r.dump();
+    };
+  };
+  auto drop = [](const char* key) {
+    return [key](json r) {
+      r.erase(key);
+      return r.dump();
+    };
+  };
+  auto text = [](const char* line) { return [line](json) { return std::string(line); }; };
+  const std::vector<Case> cases{
+      {"missing_total_bytes", drop("total_bytes"), "lacks \"total_bytes\""},
+      {"within_budget_string", set("within_budget", "yes"),
+       "\"within_budget\" must be true or false"},
+      {"array_line", text("[1, 2]"), "not a sweep record"},
+      {"number_line", text("42"), "not a sweep record"},
+      {"null_line", text("null"), "not a sweep record"},
+      {"unreachable_missing_family",
+       [](json r) {
+         r["status"] = "unreachable";
+         r["error"] = "x";
+         r.erase("family");
+         return r.dump();
+       },
+       "lacks \"family\""},
+      {"quality_string", set("recall_at_10", "0.9"), "\"recall_at_10\" must be a number"},
+      {"key_number", set("key", 7), "\"key\" must be a string"},
+      {"bytes_negative", set("total_bytes", -5), "\"total_bytes\" must be a whole number"},
+      {"status_bogus", set("status", "maybe"), "unknown status"},
+  };
+
+  for (const auto& c : cases) {
+    const std::string d = dir_ + "/" + c.name;
+    std::filesystem::copy(good, d, std::filesystem::copy_options::recursive);
+    std::string text = c.first_line(records[0]) + "\n";
+    for (size_t i = 1; i < records.size(); ++i) text += records[i].dump() + "\n";
+    std::ofstream(d + "/results.jsonl") << text;
+    CliResult r = run(dir_, small + d);
+    EXPECT_EQ(r.code, 2) << c.name << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1u) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find("results.jsonl:1: "), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << c.name << ": " << r.err;
+  }
+  {  // A file of NUL bytes is damage, not an unfinished last line.
+    const std::string d = dir_ + "/nul";
+    std::filesystem::copy(good, d, std::filesystem::copy_options::recursive);
+    std::ofstream(d + "/results.jsonl", std::ios::binary) << std::string(1000, '\0');
+    CliResult r = run(dir_, small + d);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("results.jsonl:1: not a JSON record"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(d + "/results.jsonl"), std::string(1000, '\0')) << "left as it was";
+  }
+  for (const char* kind : {"dir", "fifo"}) {  // not a regular file: exit 2, no hang
+    const std::string d = dir_ + "/" + kind;
+    std::filesystem::copy(good, d, std::filesystem::copy_options::recursive);
+    std::filesystem::remove(d + "/results.jsonl");
+    if (std::string(kind) == "dir") {
+      std::filesystem::create_directory(d + "/results.jsonl");
+    } else {
+      ASSERT_EQ(::mkfifo((d + "/results.jsonl").c_str(), 0600), 0);
+    }
+    CliResult r = run_in(dir_, small + d);
+    EXPECT_EQ(r.code, 2) << kind << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("results.jsonl"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(SweepCli, DrawsBothPlotsAsPng) {

@@ -100,6 +100,32 @@ TEST_F(CliBadInput, UsageErrors) {
   expect_rejected("--format csv", "--format must be table or jsonl");
 }
 
+TEST_F(CliBadInput, NegativeCountsAreRefused) {
+  // reliability #22: boost's lexical_cast wrapped -1 to 18446744073709551615 for unsigned
+  // options; --seed -1 was accepted.
+  expect_rejected("--k -1", "--k -1 is negative");
+  expect_rejected("--seed -1", "--seed -1 is negative");
+  expect_rejected("--k=-5", "--k -5 is negative");
+  expect_rejected("--rerank Flat --rerank-factor -1", "--rerank-factor -1 is negative");
+  for (const std::string& args : std::vector<std::string>{
+           "sweep --latency-queries -1 --out " + dir_ + "/sw",
+           "sweep --seed -1 --out " + dir_ + "/sw", "eval --qrels q.txt --run r.tsv --depth -1",
+           "embed-text --rmpc -1 --docs t.tsv --out " + dir_ + "/e.fvecs"}) {
+    CliRun r = run(dir_, args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("is negative"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/sw")) << args;
+  }
+}
+
+TEST_F(CliBadInput, LongOrBlankSpecsAreOneLine) {
+  // reliability #7: a 40,000-character spec overflowed std::regex's stack (SIGSEGV).
+  expect_rejected("--methods PQ" + std::string(40000, '1') + "x8", "longer than the limit");
+  // reliability #28: a blank inside a component.
+  expect_rejected("--methods 'SQ 8'", "contains a blank");
+}
+
 TEST_F(CliBadInput, RetrievalFilesMustAgree) {
   const std::string cacm = data_dir() + "/cacm-glove/";
   const std::string base = "--corpus " + cacm + "corpus.fvecs --queries " + cacm +
@@ -162,10 +188,40 @@ TEST(Cli, VersionAndHelp) {
   }
   r = run(dir, "bench --help");
   for (const char* opt : {"--data", "--base", "--queries", "--gt", "--metric", "--methods", "--k",
-                          "--seed", "--threads", "--format", "--out"})
+                          "--seed", "--threads", "--format", "--out", "--min-recall", "cosine"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
   r = run(dir, "frobnicate");
   EXPECT_EQ(r.code, 2);
+  // reliability #25: no command is one usage line, not the 18-line help.
+  r = run(dir, "");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("embcomp --help"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(Cli, BenchMinRecallGateExitsThree) {
+  // audit L4: exit code 3 was documented but never raised.
+  const std::string dir = testing::temp_dir("cli_gate");
+  write_fvecs(dir + "/b.fvecs", testing::low_rank(1000, 16, 4, 0.05f, 3).view());
+  write_fvecs(dir + "/q.fvecs", testing::low_rank(40, 16, 4, 0.05f, 4).view());
+  const std::string args = "bench --quiet --base " + dir + "/b.fvecs --queries " + dir +
+                           "/q.fvecs --metric l2 --methods 'Flat;Binary' --format jsonl --out " +
+                           dir + "/r.jsonl";
+  CliRun r = run(dir, args + " --min-recall 0.99");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("below --min-recall 0.99: Binary ("), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Flat"), std::string::npos) << "Flat has recall 1: " << r.err;
+  EXPECT_EQ(lines(slurp(dir + "/r.jsonl")), 2u) << "the results are written before the gate";
+  std::filesystem::remove(dir + "/r.jsonl");
+  r = run(dir, args + " --min-recall 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::filesystem::remove(dir + "/r.jsonl");
+  r = run(dir, args + " --min-recall 1.5");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--min-recall must be in [0, 1]"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/r.jsonl"));
 }
 
 TEST(Cli, BenchWritesOneRecordPerMethod) {

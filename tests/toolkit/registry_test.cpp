@@ -71,6 +71,51 @@ TEST(Registry, BudgetSpecsNeedATable) {
   EXPECT_EQ(t->knob(), "M=25,nbits=7");
 }
 
+TEST(Registry, IntegerArgumentsAreWholeNumbers) {
+  // reliability #1: std::stol read "10'$(touch X)'" as 10, which then reached a shell.
+  EXPECT_EQ(parse_int_arg("s", "10", "K", 1, 1000), 10);
+  EXPECT_EQ(parse_int_arg("s", "-3", "K", -5, 5), -3);
+  for (const char* bad : {"10xyz", "10'$(touch X)'", " 10", "10 ", "+10", "", "1e3", "0x10", "-"})
+    EXPECT_NE(error_of([&] { parse_int_arg("s", bad, "K", 1, 1000); }).find("is not an integer"),
+              std::string::npos)
+        << "'" << bad << "'";
+  EXPECT_NE(error_of([] {
+              parse_int_arg("s", "99999999999999999999", "K", 1, 1000);
+            }).find("out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_int_list("s", "8-7x", "nbits", 1, 16); }).find("not an integer"),
+            std::string::npos);
+}
+
+TEST(Registry, LongSpecsAreRefusedBeforeTheRegex) {
+  // reliability #7: std::regex recursed once per character and overflowed the stack at
+  // about 32,000 characters.
+  const std::string digits = "PQ" + std::string(40000, '1') + "x8";
+  const std::string msg = error_of([&] { check_spec(digits); });
+  EXPECT_NE(msg.find("longer than the limit"), std::string::npos) << msg.substr(0, 200);
+  EXPECT_LT(msg.size(), 300u) << "the message does not echo the whole spec";
+  EXPECT_NE(error_of([&] { make_table(digits, 100, 16); }).find("longer than the limit"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { find_method(digits); }).find("longer than the limit"),
+            std::string::npos);
+  const std::string list = "MGPQ2x" + std::string(20000, '8') + "-8_M4";
+  EXPECT_NE(error_of([&] { check_spec(list); }).find("longer than the limit"), std::string::npos);
+  EXPECT_NO_THROW(check_spec("MGPQ16x8-8-8-8-8-8-8-8-8-8-8-8-8-8-8-8_M4"));
+}
+
+TEST(Registry, BlanksInsideAComponentAreRefused) {
+  // reliability #28: "SQ 8" was read as SQ8.
+  for (const char* bad : {"SQ 8", "PQ4 x8", "PCA16,SQ\t8", "S Q8"})
+    EXPECT_NE(error_of([&] { check_spec(bad); }).find("contains a blank"), std::string::npos)
+        << bad;
+  EXPECT_NE(error_of([] { make_table("SQ 8", 100, 16); }).find("contains a blank"),
+            std::string::npos);
+  // Blanks around components are still fine.
+  EXPECT_EQ(make_table(" SQ8 ", 100, 16)->spec(), "SQ8");
+  EXPECT_EQ(make_table(" SQ@4x", 1000, 16)->spec(), "SQ@4x");
+  EXPECT_EQ(make_codec("PCA8 , SQ8", 16)->spec(), "PCA8,SQ8");
+}
+
 TEST(Registry, SplitMethods) {
   EXPECT_EQ(split_methods("SQ8; PQ25x8 ;PCA64,SQ8;"),
             (std::vector<std::string>{"SQ8", "PQ25x8", "PCA64,SQ8"}));
