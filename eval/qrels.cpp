@@ -47,12 +47,14 @@ bool parse_double(std::string_view s, double& v) {
   return ec == std::errc() && p == s.data() + s.size() && !s.empty();
 }
 
-/// Opens path for reading; a missing file, a folder or an unreadable file is kBadInput.
+/// Opens path for reading; a missing file, a folder, a FIFO/device/socket or an unreadable file
+/// is kBadInput. Checked before opening: opening a FIFO would wait for a writer.
 std::ifstream open_text(const std::string& path, const char* what) {
   std::error_code ec;
   EC_CHECK(std::filesystem::exists(path, ec), kBadInput, what << " " << path << ": no such file");
   EC_CHECK(!std::filesystem::is_directory(path, ec), kBadInput,
            what << " " << path << ": is a folder, not a file");
+  require_regular_file(path, what);
   std::ifstream in(path, std::ios::binary);
   EC_CHECK(in.is_open(), kBadInput,
            what << " " << path << ": cannot open: " << std::strerror(errno));
@@ -68,18 +70,6 @@ bool next_line(std::istream& in, std::string& line) {
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(kSpace) == std::string_view::npos;
-}
-
-/// Writes text through an AtomicFile.
-void write_text_atomic(const std::string& path, const std::string& text) {
-  AtomicFile f(path);
-  {
-    std::ofstream os(f.tmp_path(), std::ios::binary);
-    os << text;
-    os.flush();
-    EC_CHECK(os.good(), kRuntime, path << ": write failed");
-  }
-  f.commit();
 }
 
 /// Shortest text that reads back as the same value: as a float when the value is one
@@ -133,13 +123,14 @@ Qrels read_qrels(std::istream& in, const std::string& name) {
     }
     const std::string_view qid = f[0], docid = f[format == 4 ? 2 : 1], rel = f[format == 4 ? 3 : 2];
     long long label = 0;
-    EC_CHECK(parse_int(rel, label) && label >= INT32_MIN && label <= INT32_MAX, kBadInput,
-             name << " line " << lineno << ": relevance '" << rel << "' is not an integer");
+    EC_CHECK(
+        parse_int(rel, label) && label >= INT32_MIN && label <= INT32_MAX, kBadInput,
+        name << " line " << lineno << ": relevance '" << printable(rel) << "' is not an integer");
     std::string key = std::string(qid) + '\t' + std::string(docid);
     auto [it, fresh] = first_line.emplace(std::move(key), lineno);
     EC_CHECK(fresh, kBadInput,
-             name << " line " << lineno << ": query " << qid << " judges document " << docid
-                  << " twice (first at line " << it->second << ")");
+             name << " line " << lineno << ": query " << printable(qid) << " judges document "
+                  << printable(docid) << " twice (first at line " << it->second << ")");
     qrels.by_query[std::string(qid)][std::string(docid)] = int(label);
   }
   EC_CHECK(!in.bad(), kBadInput, name << ": read error after line " << lineno);
@@ -177,10 +168,11 @@ Run read_trec_run(std::istream& in, const std::string& name) {
                   << f.size() << (f.size() == 4 ? "; is this a qrels file?" : ""));
     long long rank = 0;
     EC_CHECK(parse_int(f[3], rank), kBadInput,
-             name << " line " << lineno << ": rank '" << f[3] << "' is not an integer");
+             name << " line " << lineno << ": rank '" << printable(f[3]) << "' is not an integer");
     double score = 0;
-    EC_CHECK(parse_double(f[4], score) && std::isfinite(score), kBadInput,
-             name << " line " << lineno << ": score '" << f[4] << "' is not a finite number");
+    EC_CHECK(
+        parse_double(f[4], score) && std::isfinite(score), kBadInput,
+        name << " line " << lineno << ": score '" << printable(f[4]) << "' is not a finite number");
     entries[std::string(f[0])].push_back({{std::string(f[2]), score}, lineno});
   }
   EC_CHECK(!in.bad(), kBadInput, name << ": read error after line " << lineno);
@@ -198,8 +190,8 @@ Run read_trec_run(std::istream& in, const std::string& name) {
       const Entry& prev = list[order[i - 1]];
       const Entry& cur = list[order[i]];
       EC_CHECK(prev.doc.docid != cur.doc.docid, kBadInput,
-               name << " line " << cur.line << ": query " << qid << " lists document "
-                    << cur.doc.docid << " twice (first at line " << prev.line << ")");
+               name << " line " << cur.line << ": query " << printable(qid) << " lists document "
+                    << printable(cur.doc.docid) << " twice (first at line " << prev.line << ")");
     }
     std::vector<ScoredDoc>& docs = run[qid];
     docs.reserve(list.size());
@@ -216,7 +208,7 @@ Run read_trec_run(const std::string& path) {
 
 void write_trec_run(const std::string& path, const Run& run, const std::string& tag) {
   EC_CHECK(!tag.empty() && tag.find_first_of(kSpace) == std::string::npos, kUsage,
-           "run tag '" << tag << "' must be one word");
+           "run tag '" << printable(tag) << "' must be one word");
   std::string text;
   for (const auto& [qid, docs] : run) {
     for (size_t r = 0; r < docs.size(); ++r) {
@@ -232,7 +224,7 @@ void write_trec_run(const std::string& path, const Run& run, const std::string& 
       text += '\n';
     }
   }
-  write_text_atomic(path, text);
+  write_file_atomic(path, text);
 }
 
 std::vector<std::string> read_ids_file(std::istream& in, const std::string& name) {
@@ -245,10 +237,11 @@ std::vector<std::string> read_ids_file(std::istream& in, const std::string& name
     EC_CHECK(!line.empty(), kBadInput,
              name << " line " << lineno << ": empty line (every line must hold the id of one row)");
     EC_CHECK(line.find_first_of(kSpace) == std::string::npos, kBadInput,
-             name << " line " << lineno << ": id '" << line << "' contains whitespace");
+             name << " line " << lineno << ": id '" << printable(line) << "' contains whitespace");
     auto [it, fresh] = seen.emplace(line, lineno);
     EC_CHECK(fresh, kBadInput,
-             name << " line " << lineno << ": id '" << line << "' already on line " << it->second);
+             name << " line " << lineno << ": id '" << printable(line) << "' already on line "
+                  << it->second);
     ids.push_back(line);
   }
   EC_CHECK(!in.bad(), kBadInput, name << ": read error after line " << lineno);
@@ -264,12 +257,13 @@ std::vector<std::string> read_ids_file(const std::string& path) {
 void write_ids_file(const std::string& path, const std::vector<std::string>& ids) {
   std::string text;
   for (size_t i = 0; i < ids.size(); ++i) {
-    EC_CHECK(!ids[i].empty() && ids[i].find_first_of(kSpace) == std::string::npos, kBadInput,
-             path << ": id " << i << " ('" << ids[i] << "') is empty or holds whitespace");
+    EC_CHECK(
+        !ids[i].empty() && ids[i].find_first_of(kSpace) == std::string::npos, kBadInput,
+        path << ": id " << i << " ('" << printable(ids[i]) << "') is empty or holds whitespace");
     text += ids[i];
     text += '\n';
   }
-  write_text_atomic(path, text);
+  write_file_atomic(path, text);
 }
 
 Run make_run(const std::vector<int64_t>& ids, const std::vector<float>& scores, size_t nq, size_t k,

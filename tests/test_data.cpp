@@ -101,9 +101,9 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-CliRun run_embcomp(const std::string& dir, const std::string& args) {
-  const std::string cmd =
-      std::string(EMBCOMP_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
+CliRun run_embcomp(const std::string& dir, const std::string& args, const std::string& prefix) {
+  const std::string cmd = prefix + " " + std::string(EMBCOMP_BINARY) + " " + args + " >" + dir +
+                          "/stdout 2>" + dir + "/stderr";
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -47,7 +47,8 @@ struct CliRun {
   std::string out, err;
 };
 
-/// Runs `embcomp ARGS` with stdout and stderr captured in files under dir.
-CliRun run_embcomp(const std::string& dir, const std::string& args);
+/// Runs `embcomp ARGS` with stdout and stderr captured in files under dir. prefix goes before
+/// the binary on the shell command line ("timeout 20", "ulimit -f 1;").
+CliRun run_embcomp(const std::string& dir, const std::string& args, const std::string& prefix = "");
 
 }  // namespace embcomp::testing

@@ -90,13 +90,7 @@ void add_dataset_options(po::options_description& desc, DatasetSpec& ds) {
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-  AtomicFile f(path);
-  {
-    std::ofstream os(f.tmp_path(), std::ios::binary);
-    os << text;
-    EC_CHECK(os.good(), kRuntime, path << ": write failed");
-  }
-  f.commit();
+  write_file_atomic(path, text);  // every write(2) checked: a full disk is kRuntime, no file
 }
 
 std::vector<std::string> split_list(const std::string& text, char sep, bool keep_empty) {

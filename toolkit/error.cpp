@@ -1,5 +1,7 @@
 #include "toolkit/error.h"
 
+#include <algorithm>
+
 namespace embcomp {
 
 namespace {
@@ -15,6 +17,40 @@ Error::Error(ErrorKind kind, const std::string& msg, const char* file, int line)
       kind_(kind),
       message_(msg),
       where_(basename_of(file) + ":" + std::to_string(line)) {}
+
+std::string printable(std::string_view s, size_t max_len) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  const size_t shown = std::min(s.size(), max_len);
+  out.reserve(shown + 3);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c >= 0x20 && c <= 0x7e) {
+          out.push_back(char(c));
+        } else {
+          out += "\\x";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        }
+    }
+  }
+  if (shown < s.size()) out += "...";
+  return out;
+}
 
 int exit_code(ErrorKind kind) {
   switch (kind) {

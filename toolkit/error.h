@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace embcomp {
 
@@ -28,6 +29,12 @@ class Error : public std::runtime_error {
   std::string message_;
   std::string where_;
 };
+
+/// Text from an input file made safe to quote in a one-line error message: bytes outside
+/// printable ASCII (0x20..0x7e) become \n, \r, \t or \xNN, a backslash becomes \\, and after
+/// max_len bytes of s the rest is replaced by "...". So a newline or an ESC sequence in a
+/// hostile file cannot split the message or drive the terminal.
+std::string printable(std::string_view s, size_t max_len = 80);
 
 /// Exit code the CLI uses for an error kind: 2 usage/bad input, 1 runtime, 3 quality gate.
 int exit_code(ErrorKind kind);

@@ -7,8 +7,11 @@
 // Every writer validates its input, writes to an AtomicFile's temporary and renames it at the end.
 #include "toolkit/io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,45 +270,6 @@ class InFile {
   uint64_t size_ = 0;
 };
 
-/// The temporary of an AtomicFile, opened for writing; errors name the final path.
-class OutFile {
- public:
-  OutFile(const std::string& path, const std::string& tmp)
-      : path_(path), fd_(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) {
-    if (fd_.get() < 0) {
-      const int err = errno;
-      throw Error(open_error_kind(err), path + ": cannot create '" + tmp + "': " + sys_error(err),
-                  __FILE__, __LINE__);
-    }
-  }
-
-  void write(const void* src, size_t bytes) {
-    const auto* p = static_cast<const char*>(src);
-    while (bytes > 0) {
-      const ssize_t w = ::write(fd_.get(), p, bytes);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        EC_THROW(kRuntime, path_ << ": write failed: " << sys_error(err));
-      }
-      p += w;
-      bytes -= static_cast<size_t>(w);
-    }
-  }
-
-  /// Closes and reports a failure (a destructor could not).
-  void close() {
-    if (::close(fd_.release()) != 0) {
-      const int err = errno;
-      EC_THROW(kRuntime, path_ << ": write failed on close: " << sys_error(err));
-    }
-  }
-
- private:
-  std::string path_;
-  UniqueFd fd_;
-};
-
 // ---- contiguous payloads (fbin/ibin/u8bin, npy, raw) --------------------------------------
 
 /// Where the n x d elements of a headered file lie: row-major from byte offset.
@@ -440,7 +404,7 @@ class NpyHeaderParser {
         h.shape = tuple();
         seen_shape = true;
       } else {
-        fail("unexpected key '" + key + "'");
+        fail("unexpected key '" + printable(key) + "'");
       }
       if (!eat(',')) {
         expect('}');
@@ -455,12 +419,12 @@ class NpyHeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    std::string shown = text_.substr(0, 200);
+    std::string shown = text_;
     while (!shown.empty() && std::isspace(static_cast<unsigned char>(shown.back()))) {
       shown.pop_back();
     }
     EC_THROW(kBadInput, path_ << ": malformed .npy header: " << what << " at offset " << pos_
-                              << " in \"" << shown << "\"");
+                              << " in \"" << printable(shown, 200) << "\"");
   }
   char peek() {
     while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
@@ -583,11 +547,11 @@ Layout npy_layout(const InFile& f) {
   } else if (h.descr == "|u1" || h.descr == "<u1") {
     l.elem = Elem::kU8;
   } else if (!h.descr.empty() && h.descr[0] == '>') {
-    EC_THROW(kBadInput, path << ": big-endian dtype '" << h.descr
-                             << "' is not supported; convert with x.astype('<" << h.descr.substr(1)
-                             << "')");
+    EC_THROW(kBadInput, path << ": big-endian dtype '" << printable(h.descr)
+                             << "' is not supported; convert with x.astype('<"
+                             << printable(h.descr.substr(1)) << "')");
   } else {
-    EC_THROW(kBadInput, path << ": unsupported dtype '" << h.descr
+    EC_THROW(kBadInput, path << ": unsupported dtype '" << printable(h.descr)
                              << "' (supported: <f4, <f2, <i4, <i8, |u1)");
   }
   EC_CHECK(h.shape.size() == 2, kBadInput,
@@ -730,7 +694,7 @@ std::string h5_root_names(hid_t file) {
   H5Eclear2(H5E_DEFAULT);
   if (names.empty()) return " (it has nothing at the root)";
   std::string s = " (it has: ";
-  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + printable(names[i]);
   return s + ")";
 }
 
@@ -759,6 +723,13 @@ Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
   EC_CHECK(h5_exists(file, name), kBadInput,
            path << ": no dataset '" << name << "'" << h5_root_names(file));
   const std::string what = "dataset '" + name + "'";
+  // An external link would make HDF5 open another file (which may be a FIFO and block).
+  H5L_info_t link{};
+  EC_CHECK(H5Lget_info(file, name.c_str(), &link, H5P_DEFAULT) >= 0, kBadInput,
+           path << ": cannot inspect " << what << hdf5_error());
+  EC_CHECK(link.type == H5L_TYPE_HARD || link.type == H5L_TYPE_SOFT, kBadInput,
+           path << ": " << what << " is an external or user-defined link to another file, "
+                << "which is not read");
   H5Id ds =
       h5_check(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, path, "cannot open " + what);
   H5Id type = h5_check(H5Dget_type(ds.get()), H5Tclose, path, "cannot get the type of " + what);
@@ -786,6 +757,15 @@ Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
   const size_t bytes = mul(path, mul(path, n, d), type_size);
   H5Id dcpl = h5_check(H5Dget_create_plist(ds.get()), H5Pclose, path,
                        "cannot get the storage properties of " + what);
+  // External storage (raw data in other files, e.g. /dev/zero, a FIFO or a secret) and virtual
+  // datasets (mapped from other files) read beyond the file that was named: refused.
+  const int external = H5Pget_external_count(dcpl.get());
+  EC_CHECK(external == 0, kBadInput,
+           path << ": " << what << " keeps its data in " << external
+                << " external file(s); only data stored inside the HDF5 file is read");
+  EC_CHECK(H5Pget_layout(dcpl.get()) != H5D_VIRTUAL, kBadInput,
+           path << ": " << what << " is a virtual dataset (mapped from other files); only data "
+                << "stored inside the HDF5 file is read");
   const bool filtered = H5Pget_nfilters(dcpl.get()) > 0;
   const uint64_t limit = filtered ? file_size * kMaxCompressionRatio : file_size;
   EC_CHECK(bytes <= limit, kBadInput,
@@ -803,6 +783,16 @@ Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
     if (check) check_finite(path, what + " ", out.data(), out.values.size(), 0, d, note);
   }
   return out;
+}
+
+/// A metric name is a short word: anything else (control bytes, a page of text) is refused here
+/// rather than echoed by whoever parses it.
+std::string checked_distance(const std::string& path, std::string value) {
+  const bool ok = value.size() <= 64 && std::all_of(value.begin(), value.end(),
+                                                    [](char c) { return c > 0x20 && c < 0x7f; });
+  EC_CHECK(ok, kBadInput,
+           path << ": attribute 'distance' is not a metric name: '" << printable(value) << "'");
+  return value;
 }
 
 /// The root attribute "distance", a fixed- or variable-length string; "" when absent.
@@ -831,7 +821,7 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
              path << ": cannot read " << what << hdf5_error());
     std::string value = s ? s : "";
     H5free_memory(s);
-    return value;
+    return checked_distance(path, value);
   }
   // Fixed length: read the bytes as stored; they may be NUL- or space-padded.
   const size_t size = H5Tget_size(type.get());
@@ -842,7 +832,7 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
            path << ": cannot read " << what << hdf5_error());
   value.resize(std::strlen(value.c_str()));
   while (!value.empty() && value.back() == ' ') value.pop_back();
-  return value;
+  return checked_distance(path, value);
 }
 
 void h5_write(hid_t file, const std::string& path, const char* name, hid_t file_type,
@@ -914,7 +904,7 @@ void write_hdf5(const std::string& path, MatrixView<float> train, const MatrixVi
   {
     Hdf5Lock lock;
     H5Id file =
-        h5_check(H5Fcreate(out.tmp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+        h5_check(H5Fcreate(out.write_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                  H5Fclose, path, "cannot create '" + out.tmp_path() + "'", ErrorKind::kRuntime);
     h5_write(file.get(), path, "train", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, train.data, train.n,
              train.d);
@@ -995,8 +985,7 @@ void write_texmex(const std::string& path, MatrixView<T> x) {
   EC_CHECK(
       x.d >= 1 && x.d <= kMaxTexmexD, kBadInput,
       path << ": d=" << x.d << " is outside 1.." << kMaxTexmexD << " for " << extension_of(path));
-  AtomicFile af(path);
-  OutFile out(path, af.tmp_path());
+  AtomicFile out(path);
   const int32_t d32 = static_cast<int32_t>(x.d);
   const size_t row_bytes = sizeof(int32_t) + x.d * sizeof(Stored);
   const size_t rows_per_chunk = std::max<size_t>(1, kChunkBytes / row_bytes);
@@ -1020,8 +1009,7 @@ void write_texmex(const std::string& path, MatrixView<T> x) {
     }
     out.write(buf.data(), m * row_bytes);
   }
-  out.close();
-  af.commit();
+  out.commit();
 }
 
 /// NumPy format 1.0 header for a C-order 2-D array: magic, version, uint16 length, then the dict
@@ -1046,13 +1034,11 @@ std::string npy_header(const char* descr, size_t n, size_t d) {
 template <class T>
 void write_npy_as(const std::string& path, MatrixView<T> x, const char* descr) {
   check_view(path, "the matrix", x);
-  AtomicFile af(path);
-  OutFile out(path, af.tmp_path());
+  AtomicFile out(path);
   const std::string header = npy_header(descr, x.n, x.d);
   out.write(header.data(), header.size());
   out.write(x.data, mul(path, mul(path, x.n, x.d), sizeof(T)));
-  out.close();
-  af.commit();
+  out.commit();
 }
 
 void write_fbin(const std::string& path, MatrixView<float> x) {
@@ -1061,13 +1047,11 @@ void write_fbin(const std::string& path, MatrixView<float> x) {
   EC_CHECK(
       x.d >= 1 && x.d <= kMax && x.n <= kMax, kBadInput,
       path << ": n=" << x.n << ", d=" << x.d << " do not fit the .fbin header (uint32 n, d >= 1)");
-  AtomicFile af(path);
-  OutFile out(path, af.tmp_path());
+  AtomicFile out(path);
   const uint32_t header[2] = {static_cast<uint32_t>(x.n), static_cast<uint32_t>(x.d)};
   out.write(header, sizeof header);
   out.write(x.data, mul(path, mul(path, x.n, x.d), sizeof(float)));
-  out.close();
-  af.commit();
+  out.commit();
 }
 
 struct ExtensionEntry {
@@ -1178,46 +1162,249 @@ void write_floats(const std::string& path, MatrixView<float> x) {
 
 // ---- AtomicFile ------------------------------------------------------------------------------
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+namespace {
+
+/// Start of the temporaries' names for the final file name `name` (see AtomicFile in io.h). A
+/// long name is cut so that the temporary's name stays under NAME_MAX (255 bytes).
+std::string tmp_prefix(const std::string& name) {
+  return "." + name.substr(0, 200) + ".embcomp.tmp.";
+}
+
+/// Six random characters from [0-9A-Za-z] (about 36 bits), from getrandom(2).
+std::string random_suffix() {
+  static constexpr char kChars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  unsigned char bytes[6];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t r = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      EC_THROW(kRuntime, "getrandom failed: " << sys_error(err));
+    }
+    got += static_cast<size_t>(r);
+  }
+  std::string s;
+  for (unsigned char b : bytes) s.push_back(kChars[b % (sizeof kChars - 1)]);
+  return s;
+}
+
+/// The pid in "<prefix><pid>.<6 characters>", or 0 when entry is not such a name.
+pid_t tmp_owner(const std::string& entry, const std::string& prefix) {
+  if (entry.compare(0, prefix.size(), prefix) != 0) return 0;
+  const std::string_view rest = std::string_view(entry).substr(prefix.size());
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 10 || rest.size() - dot - 1 != 6) return 0;
+  uint64_t pid = 0;
+  for (char c : rest.substr(0, dot)) {
+    if (c < '0' || c > '9') return 0;
+    pid = pid * 10 + static_cast<uint64_t>(c - '0');
+  }
+  for (char c : rest.substr(dot + 1)) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return 0;
+  }
+  return pid > 0 && pid <= uint64_t(std::numeric_limits<pid_t>::max()) ? pid_t(pid) : 0;
+}
+
+/// Removes the temporaries left in the folder dir_fd by AtomicFiles for the same final name
+/// whose process is gone (SIGKILL, power loss): regular files owned by this user only. A
+/// temporary of a live process, or of a pid reused since, is kept. Best effort: errors are
+/// ignored, a stale temporary is only wasted space.
+void remove_stale_temporaries(int dir_fd, const std::string& prefix) {
+  const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return;
+  }
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string entry = e->d_name;
+    const pid_t pid = tmp_owner(entry, prefix);
+    if (pid == 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    stale.push_back(entry);
+  }
+  ::closedir(dir);
+  for (const std::string& entry : stale) {
+    struct stat st {};
+    if (::fstatat(dir_fd, entry.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) ::unlinkat(dir_fd, entry.c_str(), 0);
+  }
+}
+
+const char* node_kind(mode_t mode) {
+  if (S_ISLNK(mode)) return "symbolic link";
+  if (S_ISCHR(mode)) return "character device";
+  if (S_ISBLK(mode)) return "block device";
+  if (S_ISFIFO(mode)) return "FIFO";
+  if (S_ISSOCK(mode)) return "socket";
+  return "special file";
+}
+
+/// Throws kBadInput when an existing node at the final path must not be replaced.
+void require_replaceable(const std::string& path, const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return;
+  EC_CHECK(!S_ISDIR(st.st_mode), kBadInput, path << ": cannot write: is a directory");
+  EC_CHECK(!S_ISLNK(st.st_mode), kBadInput,
+           path << ": cannot write: is a symbolic link (outputs are replaced by renaming a new "
+                   "file onto them, which would replace the link; give the link's target or "
+                   "remove the link)");
+  EC_THROW(kBadInput,
+           path << ": cannot write: is a " << node_kind(st.st_mode) << ", not a regular file");
+}
+
+std::filesystem::path folder_of(const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+}
+
+}  // namespace
+
+void require_output_path(const std::string& path) {
   namespace fs = std::filesystem;
-  EC_CHECK(!path_.empty(), kUsage, "empty output path");
-  const fs::path p(path_);
-  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  EC_CHECK(!path.empty(), kUsage, "empty output path");
+  const fs::path dir = folder_of(path);
   std::error_code ec;
   // Checked here, with the path in the message, because a mistyped output directory is the
   // common failure and HDF5 would report it as an unexplained "unable to create file".
   if (!fs::is_directory(dir, ec)) {
-    EC_THROW(kBadInput, path_ << ": cannot write: directory '" << dir.string() << "' "
-                              << (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
+    EC_THROW(kBadInput, path << ": cannot write: directory '" << dir.string() << "' "
+                             << (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
   }
-  EC_CHECK(!fs::is_directory(p, ec), kBadInput, path_ << ": cannot write: is a directory");
   EC_CHECK(::access(dir.c_str(), W_OK) == 0, kBadInput,
-           path_ << ": cannot write: directory '" << dir.string() << "' is not writable");
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+           path << ": cannot write: directory '" << dir.string() << "' is not writable");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return;
+    throw Error(open_error_kind(err), path + ": cannot write: " + sys_error(err), __FILE__,
+                __LINE__);
+  }
+  require_replaceable(path, st);
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  require_output_path(path_);
+  const std::filesystem::path dir = folder_of(path_);
+  name_ = std::filesystem::path(path_).filename().string();
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) {
+    const int err = errno;
+    throw Error(open_error_kind(err),
+                path_ + ": cannot open directory '" + dir.string() + "': " + sys_error(err),
+                __FILE__, __LINE__);
+  }
+  const std::string prefix = tmp_prefix(name_);
+  remove_stale_temporaries(dir_fd.get(), prefix);
+  const std::string pid = std::to_string(::getpid());
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp_name_ = prefix + pid + "." + random_suffix();
+    // O_EXCL: never open a file or symlink someone planted at the name; O_NOFOLLOW says so
+    // again for the reader.
+    fd = ::openat(dir_fd.get(), tmp_name_.c_str(),
+                  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno != EEXIST || attempt >= 100)) {
+      const int err = errno;
+      throw Error(
+          open_error_kind(err),
+          path_ + ": cannot create a temporary in '" + dir.string() + "': " + sys_error(err),
+          __FILE__, __LINE__);
+    }
+  }
+  UniqueFd file(fd);
+  tmp_ = (dir / tmp_name_).string();
+  struct stat mine {
+  }, via_proc{};
+  if (::fstat(file.get(), &mine) != 0) {
+    const int err = errno;
+    ::unlinkat(dir_fd.get(), tmp_name_.c_str(), 0);
+    EC_THROW(kRuntime, path_ << ": cannot stat the temporary '" << tmp_ << "': " << sys_error(err));
+  }
+  tmp_dev_ = uint64_t(mine.st_dev);
+  tmp_ino_ = uint64_t(mine.st_ino);
+  const std::string proc = "/proc/self/fd/" + std::to_string(file.get());
+  const bool proc_works = ::stat(proc.c_str(), &via_proc) == 0 && via_proc.st_dev == mine.st_dev &&
+                          via_proc.st_ino == mine.st_ino;
+  write_path_ = proc_works ? proc : tmp_;
+  dir_fd_ = dir_fd.release();
+  fd_ = file.release();
 }
 
 AtomicFile::~AtomicFile() {
-  if (!committed_) ::unlink(tmp_.c_str());  // may not exist; nothing to report from a destructor
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) {
+    // Remove the temporary only while its name still refers to the file created here.
+    struct stat st {};
+    if (::fstatat(dir_fd_, tmp_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        uint64_t(st.st_dev) == tmp_dev_ && uint64_t(st.st_ino) == tmp_ino_) {
+      ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+    }
+  }
+  ::close(dir_fd_);
+}
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  EC_CHECK(fd_ >= 0, kRuntime, path_ << ": write after commit");
+  const auto* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t w = ::write(fd_, p, bytes);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      EC_THROW(kRuntime, path_ << ": write failed: " << sys_error(err));
+    }
+    p += w;
+    bytes -= static_cast<size_t>(w);
+  }
 }
 
 void AtomicFile::commit() {
   if (committed_) return;
-  // fsync before rename, so that after a crash the final name holds the whole file or the old one.
-  UniqueFd fd(::open(tmp_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+  EC_CHECK(fd_ >= 0, kRuntime, path_ << ": commit after a failed commit");
+  struct stat named {};
+  if (::fstatat(dir_fd_, tmp_name_.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0) {
     const int err = errno;
-    EC_THROW(kRuntime,
-             path_ << ": cannot reopen the temporary '" << tmp_ << "': " << sys_error(err));
+    EC_THROW(kRuntime, path_ << ": cannot commit: the temporary '" << tmp_
+                             << "' is gone: " << sys_error(err));
   }
-  if (::fsync(fd.get()) != 0) {
+  EC_CHECK(uint64_t(named.st_dev) == tmp_dev_ && uint64_t(named.st_ino) == tmp_ino_, kRuntime,
+           path_ << ": cannot commit: the temporary '" << tmp_
+                 << "' was replaced by another file while it was written");
+  // fsync before rename, so that after a crash the final name holds the whole file or the old
+  // one; close can report a delayed write error (NFS).
+  if (::fsync(fd_) != 0) {
     const int err = errno;
     EC_THROW(kRuntime, path_ << ": fsync of '" << tmp_ << "' failed: " << sys_error(err));
   }
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (::close(std::exchange(fd_, -1)) != 0) {
+    const int err = errno;
+    EC_THROW(kRuntime, path_ << ": write failed on close: " << sys_error(err));
+  }
+  // The node at the final path may have changed since the constructor looked.
+  struct stat st {};
+  if (::fstatat(dir_fd_, name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    require_replaceable(path_, st);
+  }
+  if (::renameat(dir_fd_, tmp_name_.c_str(), dir_fd_, name_.c_str()) != 0) {
     const int err = errno;
     EC_THROW(kRuntime, path_ << ": cannot rename '" << tmp_ << "' onto it: " << sys_error(err));
   }
   committed_ = true;
+  // The rename itself is durable once the folder is synced. EINVAL: the file system cannot
+  // sync a folder, nothing to do.
+  if (::fsync(dir_fd_) != 0 && errno != EINVAL) {
+    const int err = errno;
+    EC_THROW(kRuntime, path_ << ": fsync of its folder failed: " << sys_error(err));
+  }
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  AtomicFile out(path);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 }  // namespace embcomp

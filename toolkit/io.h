@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "toolkit/matrix.h"
 
@@ -57,8 +58,8 @@ struct AnnHdf5 {
 /// Reads an ann-benchmarks file; `train` and `test` are required, the rest optional.
 AnnHdf5 read_ann_hdf5(const std::string& path);
 
-/// Writers. Each writes to "<path>.tmp.<pid>" and renames it onto path when complete,
-/// so an interrupted write never leaves a file that looks valid.
+/// Writers. Each writes through an AtomicFile (a fresh temporary in the target folder, renamed
+/// onto path when complete), so an interrupted write never leaves a file that looks valid.
 void write_fvecs(const std::string& path, MatrixView<float> x);
 void write_ivecs(const std::string& path, MatrixView<int64_t> ids);  ///< values must fit int32
 void write_npy(const std::string& path, MatrixView<float> x);        ///< <f4, version 1.0
@@ -70,21 +71,59 @@ void write_ann_hdf5(const std::string& path, MatrixView<float> train, MatrixView
 /// Writes by extension: .fvecs, .npy, .hdf5/.h5 (as "train" only), .fbin.
 void write_floats(const std::string& path, MatrixView<float> x);
 
-/// Atomic text/binary file write: writes to a temporary sibling, then renames.
+/// Throws kBadInput unless path can be the target of an AtomicFile: its folder exists and is
+/// writable, and path is either absent or a regular file. A directory, symbolic link, device,
+/// FIFO or socket at path is refused (a rename would replace the node itself: /dev/null would
+/// become a regular file). Commands call it before long work so that a bad --out fails early.
+void require_output_path(const std::string& path);
+
+/// Atomic file write: a temporary in the target folder, renamed onto the final path by commit().
+///
+/// The temporary is created by the constructor, exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, so a
+/// file or symlink planted at its name is never opened), with an unpredictable name
+///   <folder>/.<name>.embcomp.tmp.<pid>.<6 random characters>
+/// and stays open until commit. Write through write() or fd(); a library that needs a file name
+/// gets write_path(), which opens this very file, not whatever its name points to by then.
+/// commit() checks that the name still refers to the file created here, fsyncs it, renames it
+/// onto the final path and fsyncs the folder. Without commit() the destructor removes it.
+///
+/// A SIGKILL leaves the temporary behind; the next AtomicFile for the same final path removes
+/// the temporaries of that path whose pid no longer runs (regular files owned by this user).
+///
+/// The final path must satisfy require_output_path, checked again just before the rename.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path);  ///< checks the folder exists and is writable
-  ~AtomicFile();
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();  ///< removes the temporary unless commit() succeeded
   AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;  ///< removes the temporary file unless commit() succeeded
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// The temporary's name (for messages). Prefer write_path() or fd() to open it again.
   const std::string& tmp_path() const { return tmp_; }
-  /// Renames the temporary onto the final path.
+  /// "/proc/self/fd/N" for the open temporary when /proc is available, else tmp_path().
+  const std::string& write_path() const { return write_path_; }
+  /// The temporary, open for reading and writing at offset 0.
+  int fd() const { return fd_; }
+  /// Writes all bytes at the current offset of fd(); kRuntime naming path() on failure
+  /// (ENOSPC, EFBIG, EIO, ...).
+  void write(const void* data, size_t bytes);
+  /// Checks, fsyncs, closes and renames the temporary onto the final path (see above).
   void commit();
 
  private:
-  std::string path_;
-  std::string tmp_;
+  std::string path_;  ///< final path, as given
+  std::string name_;  ///< final file name inside the folder
+  std::string tmp_;   ///< temporary, folder + "/" + tmp_name_
+  std::string tmp_name_;
+  std::string write_path_;
+  int dir_fd_ = -1;                     ///< the target folder, for *at() calls and its fsync
+  int fd_ = -1;                         ///< the temporary
+  uint64_t tmp_dev_ = 0, tmp_ino_ = 0;  ///< identity of the temporary created here
   bool committed_ = false;
 };
+
+/// Writes bytes to path through an AtomicFile (text outputs: runs, ids, reports).
+void write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace embcomp

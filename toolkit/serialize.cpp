@@ -1,34 +1,84 @@
 #include "toolkit/serialize.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
+
+#include "toolkit/io.h"
 
 namespace embcomp {
 
 static_assert(std::endian::native == std::endian::little,
               "serialize.cpp writes the host's byte order, which must be little endian");
 
+namespace {
+
+/// Bytes buffered before a write(2).
+constexpr size_t kWriteBuffer = size_t{1} << 20;
+
+}  // namespace
+
+BinaryWriter::BinaryWriter(AtomicFile& file) : fd_(file.fd()), what_(file.path()) {}
+
 BinaryWriter::BinaryWriter(const std::string& path, std::string what)
-    : os_(path, std::ios::binary | std::ios::trunc), what_(std::move(what)) {
-  EC_CHECK(os_.is_open(), kRuntime, what_ << ": cannot create '" << path << "'");
+    : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666)),
+      owns_fd_(true),
+      what_(std::move(what)) {
+  if (fd_ < 0) {
+    const int err = errno;
+    EC_THROW(kRuntime, what_ << ": cannot create '" << path << "': " << std::strerror(err));
+  }
+}
+
+BinaryWriter::~BinaryWriter() {
+  if (owns_fd_ && fd_ >= 0) ::close(fd_);
+}
+
+void BinaryWriter::write_at(uint64_t offset, const void* p, size_t bytes) {
+  const auto* c = static_cast<const char*>(p);
+  while (bytes > 0) {
+    const ssize_t w = ::pwrite(fd_, c, bytes, off_t(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      EC_THROW(kRuntime, what_ << ": write failed: " << std::strerror(err));
+    }
+    c += w;
+    offset += uint64_t(w);
+    bytes -= size_t(w);
+  }
+}
+
+void BinaryWriter::flush() {
+  EC_CHECK(fd_ >= 0, kRuntime, what_ << ": write after close");
+  write_at(pos_ - buf_.size(), buf_.data(), buf_.size());
+  buf_.clear();
 }
 
 void BinaryWriter::put_bytes(const void* p, size_t bytes) {
   if (bytes == 0) return;
-  os_.write(static_cast<const char*>(p), std::streamsize(bytes));
-  EC_CHECK(os_.good(), kRuntime, what_ << ": write failed (disk full?)");
+  if (buf_.size() + bytes > kWriteBuffer) {
+    flush();
+    if (bytes >= kWriteBuffer) {  // large payloads (codes) go straight to the file
+      write_at(pos_, p, bytes);
+      pos_ += bytes;
+      return;
+    }
+  }
+  const auto* c = static_cast<const char*>(p);
+  buf_.insert(buf_.end(), c, c + bytes);
+  pos_ += bytes;
 }
 
 void BinaryWriter::put_string(const std::string& s) {
   put_u64(s.size());
   put_bytes(s.data(), s.size());
-}
-
-uint64_t BinaryWriter::position() {
-  const auto p = os_.tellp();
-  EC_CHECK(p >= 0, kRuntime, what_ << ": cannot tell the write position");
-  return uint64_t(p);
 }
 
 void BinaryWriter::begin_section(const char name[4]) {
@@ -39,19 +89,20 @@ void BinaryWriter::begin_section(const char name[4]) {
 
 void BinaryWriter::end_section() {
   EC_CHECK(!open_sections_.empty(), kRuntime, what_ << ": end_section without begin_section");
-  const uint64_t at = open_sections_.back(), end = position();
+  const uint64_t at = open_sections_.back();
   open_sections_.pop_back();
-  const uint64_t len = end - at - 8;
-  os_.seekp(std::streamoff(at));
-  put_u64(len);
-  os_.seekp(std::streamoff(end));
-  EC_CHECK(os_.good(), kRuntime, what_ << ": seek failed");
+  const uint64_t len = pos_ - at - 8;
+  const uint64_t buffered_from = pos_ - buf_.size();
+  if (at >= buffered_from) {
+    std::memcpy(buf_.data() + (at - buffered_from), &len, 8);
+  } else {
+    write_at(at, &len, 8);
+  }
 }
 
 void BinaryWriter::pad_to(size_t alignment) {
   static const char zeros[64] = {};
-  const uint64_t p = position();
-  size_t pad = size_t((alignment - p % alignment) % alignment);
+  size_t pad = size_t((alignment - pos_ % alignment) % alignment);
   while (pad > 0) {
     const size_t c = std::min(pad, sizeof(zeros));
     put_bytes(zeros, c);
@@ -61,15 +112,24 @@ void BinaryWriter::pad_to(size_t alignment) {
 
 void BinaryWriter::close() {
   EC_CHECK(open_sections_.empty(), kRuntime, what_ << ": a section was not closed");
-  os_.flush();
-  EC_CHECK(os_.good(), kRuntime, what_ << ": write failed (disk full?)");
-  os_.close();
-  EC_CHECK(!os_.fail(), kRuntime, what_ << ": closing failed");
+  flush();
+  if (owns_fd_) {
+    if (::close(std::exchange(fd_, -1)) != 0) {
+      const int err = errno;
+      EC_THROW(kRuntime, what_ << ": write failed on close: " << std::strerror(err));
+    }
+  } else {
+    fd_ = -1;
+  }
 }
 
 BinaryReader::BinaryReader(const std::string& path, std::string what) : what_(std::move(what)) {
   std::error_code ec;
-  EC_CHECK(std::filesystem::is_regular_file(path, ec), kBadInput, what_ << ": no such file");
+  const auto status = std::filesystem::status(path, ec);
+  EC_CHECK(std::filesystem::exists(status), kBadInput, what_ << ": no such file");
+  // Refused before opening: opening a FIFO would wait for a writer.
+  EC_CHECK(std::filesystem::is_regular_file(status), kBadInput,
+           what_ << ": is not a regular file (a folder, FIFO, socket or device)");
   size_ = std::filesystem::file_size(path, ec);
   EC_CHECK(!ec, kBadInput, what_ << ": cannot read its size: " << ec.message());
   is_.open(path, std::ios::binary);
@@ -124,7 +184,7 @@ uint64_t BinaryReader::begin_section(const char name[4]) {
   get_bytes(got, 4);
   EC_CHECK(std::memcmp(got, name, 4) == 0, kBadInput,
            what_ << ": corrupt file: expected section '" << std::string(name, 4) << "' at offset "
-                 << pos_ - 4 << ", found '" << std::string(got, 4) << "'");
+                 << pos_ - 4 << ", found '" << printable(std::string_view(got, 4)) << "'");
   const uint64_t len = get_u64();
   check_left(len, 1);
   section_ends_.push_back(pos_ + len);

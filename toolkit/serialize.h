@@ -21,11 +21,20 @@
 
 namespace embcomp {
 
+class AtomicFile;
+
+/// Buffered writer over a file descriptor; every failed write throws kRuntime naming the
+/// final file.
 class BinaryWriter {
  public:
-  /// Opens path (normally an AtomicFile's temporary) for writing; what names the final
-  /// file in error messages.
+  /// Writes into an AtomicFile's temporary through its descriptor (the caller commits).
+  explicit BinaryWriter(AtomicFile& file);
+  /// Opens path (normally an AtomicFile's write_path()) for writing, truncating it. The last
+  /// component is not followed when it is a symlink. `what` names the final file in errors.
   BinaryWriter(const std::string& path, std::string what);
+  ~BinaryWriter();
+  BinaryWriter(const BinaryWriter&) = delete;
+  BinaryWriter& operator=(const BinaryWriter&) = delete;
   void put_bytes(const void* p, size_t bytes);
   void put_u32(uint32_t v) { put_bytes(&v, 4); }
   void put_u64(uint64_t v) { put_bytes(&v, 8); }
@@ -42,13 +51,20 @@ class BinaryWriter {
   void end_section();
   /// Zero bytes up to the next multiple of alignment (from the start of the file).
   void pad_to(size_t alignment);
-  uint64_t position();
-  /// Flushes and closes; throws kRuntime when any write failed.
+  uint64_t position() const { return pos_; }
+  /// Writes what is buffered and, when the writer opened the file itself, closes it; throws
+  /// kRuntime when any write failed.
   void close();
 
  private:
-  std::ofstream os_;
+  void flush();
+  void write_at(uint64_t offset, const void* p, size_t bytes);
+
+  int fd_ = -1;
+  bool owns_fd_ = false;
   std::string what_;
+  std::vector<char> buf_;                ///< bytes from file offset pos_ - buf_.size() to pos_
+  uint64_t pos_ = 0;                     ///< bytes written so far (the file starts empty)
   std::vector<uint64_t> open_sections_;  ///< file offsets of the length placeholders
 };
 

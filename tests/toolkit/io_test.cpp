@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -208,16 +209,40 @@ class H5Writer {
   }
   /// A chunked dataset whose header claims n x d float32 but whose chunks were never written.
   void unwritten(const char* name, hsize_t n, hsize_t d) {
-    const hsize_t dims[2] = {n, d};
     const hsize_t chunk[2] = {1024, d};
+    empty_float32(name, n, d, [&](hid_t dcpl, hid_t) { H5Pset_chunk(dcpl, 2, chunk); });
+  }
+  /// A dataset whose raw data lives in the external file `raw` (its n * d float32 values),
+  /// not in this file: H5Pset_external.
+  void external(const char* name, const std::string& raw, hsize_t n, hsize_t d) {
+    empty_float32(name, n, d, [&](hid_t dcpl, hid_t) {
+      EXPECT_GE(H5Pset_external(dcpl, raw.c_str(), 0, n * d * 4), 0);
+    });
+  }
+  /// A virtual dataset mapping all of dataset `src_name` (n x d float32) of file `src`.
+  void virtual_of(const char* name, const std::string& src, const char* src_name, hsize_t n,
+                  hsize_t d) {
+    empty_float32(name, n, d, [&](hid_t dcpl, hid_t space) {
+      EXPECT_GE(H5Pset_virtual(dcpl, space, src.c_str(), src_name, space), 0);
+    });
+  }
+  /// An n x d float32 dataset created with the storage properties `layout` sets on its dcpl
+  /// (given the dataset's dataspace); nothing is written.
+  void empty_float32(const char* name, hsize_t n, hsize_t d,
+                     const std::function<void(hid_t dcpl, hid_t space)>& layout) {
+    const hsize_t dims[2] = {n, d};
     const hid_t space = H5Screate_simple(2, dims, nullptr);
     const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 2, chunk);
+    layout(dcpl, space);
     const hid_t ds = H5Dcreate2(file_, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     EXPECT_GE(ds, 0) << name;
     H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(space);
+  }
+  /// A link `name` to dataset `target` of another file.
+  void external_link(const char* name, const std::string& file, const char* target) {
+    EXPECT_GE(H5Lcreate_external(file.c_str(), target, file_, name, H5P_DEFAULT, H5P_DEFAULT), 0);
   }
   /// A fixed-length string attribute on the root, `size` bytes with the given padding.
   void fixed_string(const char* name, const std::string& value, size_t size, H5T_str_t pad) {
@@ -843,6 +868,94 @@ TEST(Io, Hdf5NonFiniteInTest) {
                   path + ": dataset 'test' row 2 column 1 is -Inf");
 }
 
+// Reliability review #17: external storage made embcomp read /dev/zero, any readable file or
+// a FIFO (which hung) as the base vectors; virtual datasets and external links read other files
+// too. All are refused before any data is read.
+TEST(Io, Hdf5ExternalStorageIsRefused) {
+  const std::string dir = test_dir();
+  const FloatMatrix x = sample(6, 4);
+  write_file(dir + "/secret.bin",
+             std::string(reinterpret_cast<const char*>(x.data()), x.values.size() * sizeof(float)));
+  ASSERT_EQ(::mkfifo((dir + "/fifo.bin").c_str(), 0666), 0);
+  for (const std::string& raw :
+       {dir + "/secret.bin", std::string("/dev/zero"), dir + "/fifo.bin"}) {
+    const std::string path = dir + "/ext.hdf5";
+    {
+      H5Writer w(path);
+      w.external("train", raw, 6, 4);
+      w.floats("test", sample(2, 4));
+    }
+    // A FIFO would block the read: this must fail before touching it.
+    EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(path); }),
+                    path + ": dataset 'train' keeps its data in 1 external file(s)")
+        << raw;
+    EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }), "external file(s)") << raw;
+  }
+}
+
+TEST(Io, Hdf5VirtualDatasetAndExternalLinkAreRefused) {
+  const std::string dir = test_dir();
+  const std::string src = dir + "/src.hdf5";
+  {
+    H5Writer w(src);
+    w.floats("data", sample(6, 4));
+  }
+  const std::vector<std::pair<std::function<void(H5Writer&)>, std::string>> cases = {
+      {[&](H5Writer& w) { w.virtual_of("train", src, "data", 6, 4); }, "is a virtual dataset"},
+      {[&](H5Writer& w) { w.external_link("train", src, "/data"); },
+       "is an external or user-defined link"},
+  };
+  for (const auto& [make, want] : cases) {
+    const std::string path = dir + "/other.hdf5";
+    {
+      H5Writer w(path);
+      make(w);
+    }
+    EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(path); }),
+                    path + ": dataset 'train' " + want);
+  }
+}
+
+TEST(Io, Hdf5DistanceAttributeMustBeAWord) {
+  const std::string path = test_dir() + "/ann.hdf5";
+  {
+    H5Writer w(path);
+    w.floats("train", sample(6, 4));
+    w.floats("test", sample(2, 4));
+    w.fixed_string("distance", "angular\n\x1b[2J", 16, H5T_STR_NULLPAD);
+  }
+  const std::string msg = error_of([&] { embcomp::read_ann_hdf5(path); });
+  EXPECT_CONTAINS(msg, "attribute 'distance' is not a metric name: 'angular\\n\\x1b[2J'");
+  EXPECT_EQ(msg.find_first_of("\n\x1b"), std::string::npos) << msg;
+}
+
+// ---- hostile bytes echoed in messages (reliability review #25) ---------------------------------
+
+TEST(Io, PrintableEscapesControlBytesAndCutsLongText) {
+  EXPECT_EQ(embcomp::printable("plain text"), "plain text");
+  EXPECT_EQ(embcomp::printable("a\nb\rc\td\\e"), "a\\nb\\rc\\td\\\\e");
+  EXPECT_EQ(embcomp::printable(std::string("\x1b[31m\0\x7f\xc3\xa9", 9)),
+            "\\x1b[31m\\x00\\x7f\\xc3\\xa9");
+  EXPECT_EQ(embcomp::printable(std::string(100, 'x'), 10), "xxxxxxxxxx...");
+  EXPECT_EQ(embcomp::printable("", 0), "");
+}
+
+TEST(Io, NpyHeaderBytesAreEscapedInTheMessage) {
+  const std::string dir = test_dir();
+  const std::string payload(48, '\0');
+  // The review's case: a header with newlines gave a 3-line message; ESC reached the terminal.
+  write_file(dir + "/a.npy", npy("<f4", "(3,\n\x1b[2J 4", payload));
+  write_file(dir + "/b.npy", npy("<f4\n\x1b]0;owned\x07", "(3, 4)", payload));
+  for (const char* name : {"/a.npy", "/b.npy"}) {
+    const std::string msg = error_of([&] { embcomp::read_floats(dir + name); });
+    EXPECT_EQ(msg.find_first_of(std::string("\n\r\x1b\x07", 4)), std::string::npos) << msg;
+    EXPECT_CONTAINS(msg, "\\x1b") << name;
+  }
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(dir + "/a.npy"); }), "malformed .npy header");
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(dir + "/b.npy"); }),
+                  "unsupported dtype '<f4\\n\\x1b]0;owned\\x07'");
+}
+
 // ---- non-finite values, in every float format -----------------------------------------------
 
 struct NonFiniteCase {
@@ -1037,7 +1150,7 @@ TEST(Io, AtomicFileRemovesTemporaryWhenNotCommitted) {
   const std::string path = dir + "/out.txt";
   {
     AtomicFile f(path);
-    EXPECT_EQ(f.tmp_path(), path + ".tmp." + std::to_string(::getpid()));
+    EXPECT_EQ(fs::path(f.tmp_path()).parent_path().string(), dir);
     write_file(f.tmp_path(), "half written");
     EXPECT_TRUE(fs::exists(f.tmp_path()));
   }
@@ -1062,7 +1175,8 @@ TEST(Io, AtomicFileCommitRenames) {
 TEST(Io, AtomicFileCommitWithoutTemporaryFails) {
   const std::string path = test_dir() + "/out.txt";
   AtomicFile f(path);
-  EXPECT_CONTAINS(error_of([&] { f.commit(); }, ErrorKind::kRuntime), path + ": cannot");
+  fs::remove(f.tmp_path());
+  EXPECT_CONTAINS(error_of([&] { f.commit(); }, ErrorKind::kRuntime), path + ": cannot commit");
   EXPECT_FALSE(fs::exists(path));
 }
 
