@@ -9,15 +9,6 @@ namespace embcomp::ctr {
 namespace {
 // Workspace buffers.
 enum : size_t { kXs, kS, kCat, kDCat, kDH, kDX0, kDX, kDXNext };
-
-/// x0 (n x d0) = [dense, emb] row by row.
-void concat_input(const float* dense, const float* emb, int64_t n, int nd, int ne, float* x0) {
-  for (int64_t r = 0; r < n; ++r) {
-    float* x = x0 + r * (nd + ne);
-    if (nd) std::memcpy(x, dense + r * nd, sizeof(float) * nd);
-    std::memcpy(x + nd, emb + r * ne, sizeof(float) * ne);
-  }
-}
 }  // namespace
 
 DcnModel::DcnModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)

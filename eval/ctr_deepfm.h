@@ -4,14 +4,14 @@
 //
 //   x0     = [dense, e_1, ..., e_F]                   d0 = num_dense + F D
 //   first  = x0 . w_1 + b                             FM first order (a Linear over x0)
-//   second = 1/2 sum_d ((sum_f e_fd)^2 - sum_f e_fd^2) FM second order = sum_{f<g} <e_f, e_g>
+//   second = sum_{f<g} <e_f, e_g>                     FM second order (fm_second_order,
+//                                                     eval/ctr_layers.h)
 //   deep   = deep_mlp(x0)                             d0 -> 256 -> 256 -> 256 -> 1
 //   logit  = first + second + deep
 //
-// Backward (g = dL/dlogit of the row; s_d = sum_f e_fd):
-//   dw_1 += g x0;  db += g;  dx0 = g w_1 + deep_mlp'(x0)^T g
-//   de_fd = dx0[num_dense + f D + d] + g (s_d - e_fd)
-//
+// This is WDL (eval/ctr_wdl.h, whose wide Linear is the first-order part) plus the FM
+// second-order term, so it is written as WdlModel with the FM term switched on; backward:
+// de_fd += g (s_d - e_fd), s_d = sum_f e_fd, beside WDL's gradients.
 // Deviation from the paper: its first-order term is a separate scalar weight per id (an N x 1
 // table, as in Hetu's dfm_criteo); here it is a Linear over x0, i.e. id v of field f gets the
 // first-order weight <w_1[f], e_v>. A second per-id table would sit outside the memory budget
@@ -21,29 +21,15 @@
 // w_1 = b = 0.
 #pragma once
 
-#include "eval/ctr_model.h"
+#include "eval/ctr_wdl.h"
 
 namespace embcomp::ctr {
 
-class DeepFmModel final : public CtrModel {
+class DeepFmModel final : public WdlModel {
  public:
-  DeepFmModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt);
+  DeepFmModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)
+      : WdlModel(p, table, opt, /*fm=*/true) {}
   std::string name() const override { return "deepfm"; }
-
- protected:
-  void forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
-                    CtrWorkspace& ws, float* logits) const override;
-  void backward_rows(const float* w, const float* dense, const float* emb, int64_t n,
-                     const float* dlogits, CtrWorkspace& ws, float* grad,
-                     float* demb) const override;
-
- private:
-  int d0_ = 0;
-  int64_t first_off_ = 0;  // w_1 at first_off_ (d0), b at first_off_ + d0
-  Mlp deep_;
 };
-
-/// FM second order of one row: 1/2 sum_d ((sum_f e_fd)^2 - sum_f e_fd^2), e F x D.
-float fm_second_order(const float* e, int F, int D);
 
 }  // namespace embcomp::ctr

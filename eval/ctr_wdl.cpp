@@ -9,8 +9,9 @@ namespace {
 enum : size_t { kX0, kDX0 };  // workspace buffers
 }  // namespace
 
-WdlModel::WdlModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)
-    : CtrModel(p, table, opt) {
+WdlModel::WdlModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt,
+                   bool fm)
+    : CtrModel(p, table, opt), fm_(fm) {
   d0_ = p.num_dense + p.num_fields * p.dim;
   std::vector<int> widths = {d0_};
   widths.insert(widths.end(), p.deep_mlp.begin(), p.deep_mlp.end());
@@ -23,12 +24,9 @@ WdlModel::WdlModel(const CtrModelParams& p, EmbeddingTable* table, const Optimiz
 
 void WdlModel::forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
                             CtrWorkspace& ws, float* logits) const {
-  const int nd = p_.num_dense, ne = p_.num_fields * p_.dim;
+  const int nd = p_.num_dense, F = p_.num_fields, D = p_.dim;
   float* x0 = ws.get(kX0, static_cast<size_t>(n) * d0_);
-  for (int64_t r = 0; r < n; ++r) {
-    if (nd) std::memcpy(x0 + r * d0_, dense + r * nd, sizeof(float) * nd);
-    std::memcpy(x0 + r * d0_ + nd, emb + r * ne, sizeof(float) * ne);
-  }
+  concat_input(dense, emb, n, nd, F * D, x0);
   const float* deep = deep_.forward(w, x0, n, ws.mlp[0]);
   const float* wx = w + wide_off_;
   const float bw = wx[d0_];
@@ -36,6 +34,7 @@ void WdlModel::forward_rows(const float* w, const float* dense, const float* emb
     const float* x = x0 + r * d0_;
     float z = bw + deep[r];
     for (int k = 0; k < d0_; ++k) z += x[k] * wx[k];
+    if (fm_) z += fm_second_order(x + nd, F, D);
     logits[r] = z;
   }
 }
@@ -43,7 +42,7 @@ void WdlModel::forward_rows(const float* w, const float* dense, const float* emb
 void WdlModel::backward_rows(const float* w, const float*, const float*, int64_t n,
                              const float* dlogits, CtrWorkspace& ws, float* grad,
                              float* demb) const {
-  const int nd = p_.num_dense, ne = p_.num_fields * p_.dim;
+  const int nd = p_.num_dense, F = p_.num_fields, D = p_.dim, ne = F * D;
   const float* x0 = ws.get(kX0, 0);
   float* dx0 = ws.get(kDX0, static_cast<size_t>(n) * d0_);
   deep_.backward(w, x0, dlogits, n, ws.mlp[0], grad, dx0);
@@ -58,6 +57,7 @@ void WdlModel::backward_rows(const float* w, const float*, const float*, int64_t
       dx[k] += g * wx[k];
     }
     gwx[d0_] += g;
+    if (fm_) fm_second_order_backward(x + nd, F, D, g, dx + nd);
     std::memcpy(demb + r * ne, dx + nd, sizeof(float) * ne);
   }
 }
