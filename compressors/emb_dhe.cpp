@@ -16,7 +16,8 @@ namespace {
 __extension__ typedef unsigned __int128 u128;
 constexpr uint64_t kPrime = (uint64_t{1} << 61) - 1;  // Mersenne prime 2^61 - 1
 constexpr float kBnEps = 1e-5f;                       // BN variance guard
-constexpr float kBnMomentum = 0.1f;                   // running statistics' EMA weight
+constexpr float kBnMinVar = 1e-4f;                    // floor of the frozen BN variance
+constexpr int64_t kBnMinIds = 16;  // distinct ids of a network needed to set its BN moments
 
 // Element-wise loops go parallel only when the batch is large enough to pay for it.
 constexpr int64_t kParallelElements = 1 << 16;
@@ -200,7 +201,7 @@ void DheTable::forward_net(int g, int64_t r0, int64_t r1) {
     for (int64_t t = 0; t < n; ++t) std::memcpy(z + t * w, bias, sizeof(float) * w);
     gemm(false, false, n, w, fan_in, 1.0f, in, fan_in, net.layers[2 * l].data(), w, 1.0f, z, w);
     if (p_.bn) {
-      // Batch moments of Z (for step()), then the running-statistics normalization.
+      // Batch moments of Z (for step()'s one-time init), then the normalization.
       float* bm = net.bmean[l].data();
       float* bv = net.bvar[l].data();
       std::fill(bm, bm + w, 0.0f);
@@ -228,7 +229,7 @@ void DheTable::forward_net(int g, int64_t r0, int64_t r1) {
     in = h;
     fan_in = w;
   }
-  net.has_batch = false;  // set by backward: only a trained batch updates the statistics
+  net.has_batch = false;  // set by backward: only a trained batch sets the statistics
   float* out = out_.data() + r0 * D_;
   const float* bias = net.layers[2 * L + 1].data();
   for (int64_t t = 0; t < n; ++t) std::memcpy(out + t * D_, bias, sizeof(float) * D_);
@@ -309,7 +310,7 @@ void DheTable::backward_net(int g, int64_t r0, int64_t r1, const float* grad_all
       for (int j = 0; j < w; ++j) gbl[j] += dz[t * w + j];
     if (l > 0) gemm(false, true, n, w, w, 1.0f, dz, w, net.layers[2 * l].data(), w, 0.0f, dh, w);
   }
-  net.has_batch = p_.bn;
+  net.has_batch = p_.bn && !net.frozen && n >= kBnMinIds;
 }
 
 void DheTable::step() {
@@ -317,12 +318,15 @@ void DheTable::step() {
     for (auto& layer : net.layers) layer.step(opt_);
     for (auto& layer : net.bn) layer.step(opt_);
     if (!net.has_batch) continue;
+    // Data-dependent init: the first trained batch with >= kBnMinIds distinct ids of this network
+    // sets mu and var (before this step's update of W), which then stay fixed.
     for (int l = 0; l < p_.L; ++l)
       for (int j = 0; j < p_.w; ++j) {
-        net.mu[l][j] = (1 - kBnMomentum) * net.mu[l][j] + kBnMomentum * net.bmean[l][j];
-        net.var[l][j] = (1 - kBnMomentum) * net.var[l][j] + kBnMomentum * net.bvar[l][j];
+        net.mu[l][j] = net.bmean[l][j];
+        net.var[l][j] = std::max(net.bvar[l][j], kBnMinVar);
       }
     net.has_batch = false;
+    net.frozen = true;
   }
 }
 

@@ -14,11 +14,16 @@
 //   out = HL Wout + bout                            Wout: w x D                   (n x D)
 //   bnl(z) = gamma_l (z - mu_l) / sqrt(var_l + 1e-5) + beta_l   (identity when bn is off)
 // act is Mish (x tanh(softplus(x)), the paper's and the study's choice) or ReLU.
-// BatchNorm: mu_l and var_l are running statistics, used by every lookup (training and
-// evaluation alike: a table cannot tell a training lookup from an evaluation one) and
-// updated in step() as mu = 0.9 mu + 0.1 mean(Z), var = 0.9 var + 0.1 var(Z) over the
-// distinct ids of the last trained batch (per network). The gradient treats mu and var as
-// constants (deviation from batch-statistics BN: no gradient through the batch moments).
+// BatchNorm: mu_l and var_l are used by every lookup (training and evaluation alike: a table
+// cannot tell a training lookup from an evaluation one). They start at 0 and 1; step() sets
+// them once, per network, to the moments of Z over the distinct ids of the first trained
+// batch that has at least 16 of that network's ids (var floored at 1e-4), and they stay fixed
+// after (a data-dependent init, as in Salimans & Kingma 2016); gamma and beta train. The
+// gradient treats mu and var as constants. Deviation from training-mode BN, which uses each
+// batch's moments and backpropagates through them: a running average without that gradient
+// did not train (the optimizer chases a mean that follows it: the contract test's loss rose),
+// nor did moments from 2 ids (tiny variances amplified 5 layers deep). A network that never
+// sees 16 distinct ids in one batch (a field with few ids) keeps mu = 0, var = 1.
 // The GEMMs run on the batch's distinct ids through toolkit/blas.h (single-threaded BLAS,
 // called outside OpenMP; repeated ids are computed once and their gradients summed); lookup
 // keeps X0, Z, A and H for backward, which recomputes them when called with other ids.
@@ -111,7 +116,8 @@ class DheTable final : public EmbeddingTable {
     std::vector<DenseParams> bn;                  // gamma_l, beta_l (bn only)
     std::vector<std::vector<float>> mu, var;      // running statistics (bn only), L x w
     std::vector<std::vector<float>> bmean, bvar;  // last forward's batch moments of Z
-    bool has_batch = false;                       // bmean/bvar hold a batch to fold in step()
+    bool has_batch = false;                       // bmean/bvar hold a trained batch for step()
+    bool frozen = false;                          // mu/var were set from a trained batch
   };
   // Fills the activation cache for the distinct ids of ids (X0, Z, A, H, out).
   void forward(const int64_t* ids, int64_t n);

@@ -173,36 +173,48 @@ TEST(EmbDHE, PerFieldNetworksAreSeparate) {
   EXPECT_EQ(a, b);
 }
 
-TEST(EmbDHE, RunningStatisticsFollowTrainedBatchesOnly) {
+TEST(EmbDHE, BatchNormStatisticsComeFromTheFirstTrainedBatch) {
   DheTable t(small_init(), bn_params(), "DHE");
-  const std::vector<int64_t> ids = {10, 20, 20, 30, 700};
-  std::vector<float> out(ids.size() * 4);
+  // 16 distinct ids of network 0 (field 0 = [0, 400)), repeated, and one of network 1.
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 16; ++i) ids.push_back(10 + 7 * i);
+  ids.push_back(17);
+  ids.push_back(700);
+  const int64_t n = int64_t(ids.size());
+  std::vector<float> out(n * 4);
   // An evaluation lookup followed by step() (nothing trained) leaves the statistics alone.
-  t.lookup(ids.data(), 5, out.data());
+  t.lookup(ids.data(), n, out.data());
   t.step();
   EXPECT_EQ(t.running_mean(0, 0), std::vector<float>(5, 0.0f));
   EXPECT_EQ(t.running_var(0, 0), std::vector<float>(5, 1.0f));
-  // A trained batch: mu = 0.1 mean(Z1), var = 0.9 + 0.1 var(Z1) over network 0's distinct
-  // ids {10, 20, 30} (Z1 = X0 W0 + b0, computed before the step moves W0).
+  // The first trained batch: mu = mean(Z1), var = var(Z1) over network 0's 16 distinct ids
+  // (Z1 = X0 W0 + b0, computed before the step moves W0).
   const std::vector<float> W0(t.layers(0)[0].data(), t.layers(0)[0].data() + 8 * 5);
   const std::vector<float> b0(t.layers(0)[1].data(), t.layers(0)[1].data() + 5);
-  t.lookup(ids.data(), 5, out.data());
-  t.backward(ids.data(), 5, testing::random_weights(20, 6).data());
+  t.lookup(ids.data(), n, out.data());
+  t.backward(ids.data(), n, testing::random_weights(n * 4, 6).data());
   t.step();
-  const int64_t uniq[3] = {10, 20, 30};
-  std::vector<float> x(3 * 8);
-  t.encode(uniq, 3, x.data());
+  std::vector<float> x(16 * 8);
+  t.encode(ids.data(), 16, x.data());
   for (int j = 0; j < 5; ++j) {
-    double z[3], mean = 0, var = 0;
-    for (int s = 0; s < 3; ++s) {
+    double z[16], mean = 0, var = 0;
+    for (int s = 0; s < 16; ++s) {
       z[s] = b0[j];
       for (int i = 0; i < 8; ++i) z[s] += x[s * 8 + i] * W0[i * 5 + j];
-      mean += z[s] / 3;
+      mean += z[s] / 16;
     }
-    for (int s = 0; s < 3; ++s) var += (z[s] - mean) * (z[s] - mean) / 3;
-    EXPECT_NEAR(t.running_mean(0, 0)[j], 0.1 * mean, 1e-5);
-    EXPECT_NEAR(t.running_var(0, 0)[j], 0.9 + 0.1 * var, 1e-5);
+    for (int s = 0; s < 16; ++s) var += (z[s] - mean) * (z[s] - mean) / 16;
+    EXPECT_NEAR(t.running_mean(0, 0)[j], mean, 1e-5);
+    EXPECT_NEAR(t.running_var(0, 0)[j], std::max(var, 1e-4), 1e-5);
   }
+  // Network 1 saw one id (700): its statistics wait for a batch with 16.
+  EXPECT_EQ(t.running_var(1, 0), std::vector<float>(5, 1.0f));
+  // Then they stay fixed.
+  const std::vector<float> mu = t.running_mean(0, 0);
+  t.lookup(ids.data(), n, out.data());
+  t.backward(ids.data(), n, testing::random_weights(n * 4, 7).data());
+  t.step();
+  EXPECT_EQ(t.running_mean(0, 0), mu);
 }
 
 TEST(EmbDHE, StudyPresetSolverIsExactOrRefuses) {
