@@ -76,7 +76,7 @@ void BM_TableStep(benchmark::State& state, const std::string& spec) {
 
 int main(int argc, char** argv) {
   for (const char* spec :
-       {"Full", "TT@0.1", "TT@0.01", "DHE@0.01", "DHE@0.001", "MDE@0.5", "MDE@0.1"})
+       {"Full", "TT@0.1", "TT@0.01", "DHElite@0.01", "DHElite@0.001", "MDE@0.5", "MDE@0.1"})
     benchmark::RegisterBenchmark(spec, BM_TableStep, std::string(spec))
         ->Arg(128)
         ->Arg(1024)

@@ -80,7 +80,7 @@ void BM_DlrmTrainStep(benchmark::State& state) {
   init.optimizer.lr = init.optimizer.kind == OptimizerConfig::Kind::kSGD ? 0.01f : 1e-3f;
   FullTable table(init);
   CtrModelParams p;  // the Criteo DLRM
-  auto model = make_ctr_model("dlrm", p, &table, nullptr, init.optimizer);
+  auto model = make_ctr_model("dlrm", p, &table, init.optimizer);
   int64_t r = 0, samples = 0;
   double loss = 0;
   for (auto _ : state) {

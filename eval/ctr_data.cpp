@@ -449,7 +449,10 @@ Raw parse_avazu(const std::string& path, const CtrLoadOptions& opt) {
     }
     const std::string_view hour = col[2];
     int64_t yymmddhh = 0;
-    if (hour.size() != 8 || !parse_int(hour, &yymmddhh) || yymmddhh % 100 > 23) {
+    // Digits only: parse_int alone would take "-1234567" (a negative day).
+    if (hour.size() != 8 ||
+        !std::all_of(hour.begin(), hour.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        !parse_int(hour, &yymmddhh) || yymmddhh % 100 > 23) {
       bad.report(ln, "hour '" + shown(hour) + "' is not YYMMDDHH");
       continue;
     }
@@ -504,8 +507,7 @@ std::vector<uint8_t> assign_splits(const Raw& raw, Kind kind, std::string* note)
     consecutive(a, b);
     *note = "avazu: the file spans one day (" + std::to_string(last_day) +
             "), so consecutive 8:1:1 parts instead of the last day" + counts(a, b - a, n - b);
-    warn(*note);
-    return which;
+    return which;  // finish() warns once the load has succeeded (no warning before an error)
   }
   int64_t m = 0;
   for (uint32_t d : raw.day) m += d == last_day;
@@ -599,6 +601,8 @@ CtrDataset finish(Raw raw, Kind kind, const std::string& path, const CtrLoadOpti
   ds.train.dense = std::move(raw.dense);
   ds.train.cat = std::move(raw.cat);
   ds.train.label = std::move(raw.label);
+  if (kind == Kind::kAvazu && ds.split_note.find("spans one day") != std::string::npos)
+    warn(ds.split_note);
   if (raw.skipped > 0)
     warn(path + ": skipped " + std::to_string(raw.skipped) +
          " malformed rows (first: " + raw.first_skip + ")");

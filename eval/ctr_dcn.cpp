@@ -9,19 +9,10 @@ namespace embcomp::ctr {
 namespace {
 // Workspace buffers.
 enum : size_t { kXs, kS, kCat, kDCat, kDH, kDX0, kDX, kDXNext };
-
-/// x0 (n x d0) = [dense, emb] row by row.
-void concat_input(const float* dense, const float* emb, int64_t n, int nd, int ne, float* x0) {
-  for (int64_t r = 0; r < n; ++r) {
-    float* x = x0 + r * (nd + ne);
-    if (nd) std::memcpy(x, dense + r * nd, sizeof(float) * nd);
-    std::memcpy(x + nd, emb + r * ne, sizeof(float) * ne);
-  }
-}
 }  // namespace
 
 DcnModel::DcnModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)
-    : CtrModel(p, table, nullptr, opt) {
+    : CtrModel(p, table, opt) {
   EC_CHECK(!p.deep_mlp.empty(), kBadInput, "dcn needs at least one deep layer");
   d0_ = p.num_dense + p.num_fields * p.dim;
   L_ = p.cross_layers;
@@ -46,8 +37,8 @@ DcnModel::DcnModel(const CtrModelParams& p, EmbeddingTable* table, const Optimiz
   out_.init(w, InitKind::kXavier, p.seed * 2 + 2);
 }
 
-void DcnModel::forward_rows(const float* w, const float* dense, const float* emb, const float*,
-                            int64_t n, CtrWorkspace& ws, float* logits) const {
+void DcnModel::forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                            CtrWorkspace& ws, float* logits) const {
   const int64_t nd0 = n * d0_;
   float* xs = ws.get(kXs, static_cast<size_t>(L_ + 1) * nd0);  // x_0 .. x_L, n x d0 each
   float* s = ws.get(kS, static_cast<size_t>(n) * (L_ + 1));    // s[r * L + l] = w_l . x_l
@@ -78,9 +69,9 @@ void DcnModel::forward_rows(const float* w, const float* dense, const float* emb
   out_.forward(w, cat, n, logits, false);
 }
 
-void DcnModel::backward_rows(const float* w, const float*, const float*, const float*, int64_t n,
-                             const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
-                             float*) const {
+void DcnModel::backward_rows(const float* w, const float*, const float*, int64_t n,
+                             const float* dlogits, CtrWorkspace& ws, float* grad,
+                             float* demb) const {
   const int64_t nd0 = n * d0_;
   const float* xs = ws.get(kXs, 0);
   const float* s = ws.get(kS, 0);

@@ -21,11 +21,11 @@ class DcnModel final : public CtrModel {
   std::string name() const override { return "dcn"; }
 
  protected:
-  void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                    int64_t n, CtrWorkspace& ws, float* logits) const override;
-  void backward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
-                     float* dwide) const override;
+  void forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                    CtrWorkspace& ws, float* logits) const override;
+  void backward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                     const float* dlogits, CtrWorkspace& ws, float* grad,
+                     float* demb) const override;
 
  private:
   int d0_ = 0;  // cross/deep input width

@@ -42,7 +42,7 @@ void dot_interactions_backward(const float* t, const float* dz, int V, int D, fl
 }
 
 DlrmModel::DlrmModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)
-    : CtrModel(p, table, nullptr, opt) {
+    : CtrModel(p, table, opt) {
   const bool has_dense = p.num_dense > 0;
   V_ = p.num_fields + (has_dense ? 1 : 0);
   P_ = V_ * (V_ - 1) / 2;
@@ -67,8 +67,8 @@ DlrmModel::DlrmModel(const CtrModelParams& p, EmbeddingTable* table, const Optim
   top_.init(params_.data(), p.seed * 2 + 2);
 }
 
-void DlrmModel::forward_rows(const float* w, const float* dense, const float* emb, const float*,
-                             int64_t n, CtrWorkspace& ws, float* logits) const {
+void DlrmModel::forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                             CtrWorkspace& ws, float* logits) const {
   const int D = p_.dim, F = p_.num_fields;
   const bool has_dense = p_.num_dense > 0;
   const float* b = has_dense ? bottom_.forward(w, dense, n, ws.mlp[0]) : nullptr;
@@ -89,9 +89,9 @@ void DlrmModel::forward_rows(const float* w, const float* dense, const float* em
   std::memcpy(logits, y, sizeof(float) * n);
 }
 
-void DlrmModel::backward_rows(const float* w, const float* dense, const float*, const float*,
-                              int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad,
-                              float* demb, float*) const {
+void DlrmModel::backward_rows(const float* w, const float* dense, const float*, int64_t n,
+                              const float* dlogits, CtrWorkspace& ws, float* grad,
+                              float* demb) const {
   const int D = p_.dim, F = p_.num_fields;
   const bool has_dense = p_.num_dense > 0;
   const float* T = ws.get(kT, 0);

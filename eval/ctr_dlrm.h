@@ -29,11 +29,11 @@ class DlrmModel final : public CtrModel {
   const Mlp& top() const { return top_; }
 
  protected:
-  void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                    int64_t n, CtrWorkspace& ws, float* logits) const override;
-  void backward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                     int64_t n, const float* dlogits, CtrWorkspace& ws, float* grad, float* demb,
-                     float* dwide) const override;
+  void forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                    CtrWorkspace& ws, float* logits) const override;
+  void backward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                     const float* dlogits, CtrWorkspace& ws, float* grad,
+                     float* demb) const override;
 
  private:
   int V_ = 0;       // vectors interacting

@@ -118,4 +118,37 @@ void Mlp::backward(const float* params, const float* x, const float* dy, int64_t
   }
 }
 
+void concat_input(const float* dense, const float* emb, int64_t n, int nd, int ne, float* x0) {
+  for (int64_t r = 0; r < n; ++r) {
+    float* x = x0 + r * (nd + ne);
+    if (nd) std::memcpy(x, dense + r * nd, sizeof(float) * nd);
+    std::memcpy(x + nd, emb + r * ne, sizeof(float) * ne);
+  }
+}
+
+float fm_second_order(const float* e, int F, int D) {
+  float total = 0;
+  for (int d = 0; d < D; ++d) {
+    float s = 0, sq = 0;
+    for (int f = 0; f < F; ++f) {
+      const float v = e[static_cast<int64_t>(f) * D + d];
+      s += v;
+      sq += v * v;
+    }
+    total += 0.5f * (s * s - sq);
+  }
+  return total;
+}
+
+void fm_second_order_backward(const float* e, int F, int D, float g, float* de) {
+  for (int d = 0; d < D; ++d) {
+    float s = 0;
+    for (int f = 0; f < F; ++f) s += e[static_cast<int64_t>(f) * D + d];
+    for (int f = 0; f < F; ++f) {
+      const int64_t k = static_cast<int64_t>(f) * D + d;
+      de[k] += g * (s - e[k]);
+    }
+  }
+}
+
 }  // namespace embcomp::ctr

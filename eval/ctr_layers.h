@@ -57,6 +57,15 @@ double bce_with_logits(const float* z, const float* y, int64_t n, float* dz, flo
 /// sigmoid(z), stable for large |z|.
 float sigmoid(float z);
 
+/// x0 (n x (nd + ne)) = [dense, emb] row by row: the input of the DCN, WDL and DeepFM nets.
+void concat_input(const float* dense, const float* emb, int64_t n, int nd, int ne, float* x0);
+
+/// FM second order of one row (Rendle 2010): sum_{f<g} <e_f, e_g>, computed as
+/// 1/2 sum_d ((sum_f e_fd)^2 - sum_f e_fd^2); e is F x D.
+float fm_second_order(const float* e, int F, int D);
+/// de (F x D) += g * d fm / de = g (s_d - e_fd), s_d = sum_f e_fd.
+void fm_second_order_backward(const float* e, int F, int D, float g, float* de);
+
 /// Multi-layer perceptron: widths[0] = input, then one Linear per further width; ReLU
 /// after every layer but the last, and after the last too when relu_last.
 class Mlp {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "eval/ctr_dcn.h"
+#include "eval/ctr_deepfm.h"
 #include "eval/ctr_dlrm.h"
 #include "eval/ctr_wdl.h"
 #include "toolkit/error.h"
@@ -33,15 +34,12 @@ void CtrModelParams::validate() const {
   for (int w : deep_mlp) EC_CHECK(w > 0, kBadInput, "deep MLP width " << w << " must be > 0");
 }
 
-CtrModel::CtrModel(const CtrModelParams& p, EmbeddingTable* table, EmbeddingTable* wide,
-                   const OptimizerConfig& opt)
-    : p_(p), table_(table), wide_(wide), opt_(opt) {
+CtrModel::CtrModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt)
+    : p_(p), table_(table), opt_(opt) {
   p_.validate();
   EC_CHECK(table != nullptr, kBadInput, "a CTR model needs an embedding table");
   EC_CHECK(table->dim() == p.dim, kBadInput,
            "the embedding table has dim " << table->dim() << ", the model expects " << p.dim);
-  EC_CHECK(wide == nullptr || wide->dim() == 1, kBadInput,
-           "the wide table must have dim 1, not " << wide->dim());
 }
 
 void CtrModel::allocate(int64_t size) { params_ = DenseParams(size, 0.0f, p_.seed); }
@@ -59,16 +57,10 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
   for (int64_t i = 0; i < nf; ++i) ids_[i] = cat[i];
   float* emb = ensure(emb_, static_cast<size_t>(nf) * D);
   table_->lookup(ids_.data(), nf, emb);
-  float* wide = nullptr;
-  if (wide_) {
-    wide = ensure(wide_values_, nf);
-    wide_->lookup(ids_.data(), nf, wide);
-  }
   float* logits = ensure(logits_, n);
   float* dlogits = ensure(dlogits_, n);
   EC_CHECK(!backward || label != nullptr, kBadInput, "training needs labels");
   float* demb = backward ? ensure(demb_, static_cast<size_t>(nf) * D) : nullptr;
-  float* dwide = backward && wide_ ? ensure(dwide_, nf) : nullptr;
 
   // Chunks of at least 16 rows: smaller ones cost more in BLAS overhead than they save.
   const int chunks =
@@ -87,8 +79,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
       const int64_t r0 = n * c / chunks, r1 = n * (c + 1) / chunks, m = r1 - r0;
       const float* dn = dense + r0 * nd;
       const float* em = emb + r0 * F * D;
-      const float* wd = wide ? wide + r0 * F : nullptr;
-      forward_rows(w, dn, em, wd, m, ws_[c], logits + r0);
+      forward_rows(w, dn, em, m, ws_[c], logits + r0);
       if (!backward) return;
       loss[c] = bce_with_logits(logits + r0, label + r0, m, dlogits + r0, 1.0f / n);
       // Chunk 0 accumulates straight into params_.grad(); the others into private buffers.
@@ -97,8 +88,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
         g = ensure(grads_[c], np);
         std::fill(g, g + np, 0.0f);
       }
-      backward_rows(w, dn, em, wd, m, dlogits + r0, ws_[c], g, demb + r0 * F * D,
-                    dwide ? dwide + r0 * F : nullptr);
+      backward_rows(w, dn, em, m, dlogits + r0, ws_[c], g, demb + r0 * F * D);
     });
   }
   guard.rethrow();
@@ -108,10 +98,7 @@ double CtrModel::run_batch(const float* dense, const int32_t* cat, const float* 
     for (int64_t k = 0; k < np; ++k)
       for (int c = 1; c < chunks; ++c) g[k] += grads_[c][k];
   }
-  if (backward) {
-    table_->backward(ids_.data(), nf, demb);
-    if (wide_) wide_->backward(ids_.data(), nf, dwide);
-  }
+  if (backward) table_->backward(ids_.data(), nf, demb);
   double sum = 0;
   for (int c = 0; c < chunks; ++c) sum += loss[c];
   return sum / n;
@@ -126,7 +113,6 @@ double CtrModel::train_step(const float* dense, const int32_t* cat, const float*
   }
   const double loss = run_batch(dense, cat, label, n, true);
   table_->step();
-  if (wide_) wide_->step();
   params_.step(opt_);
   return loss;
 }
@@ -142,22 +128,17 @@ void CtrModel::predict(const float* dense, const int32_t* cat, int64_t n, float*
 }
 
 const std::vector<std::string>& ctr_model_names() {
-  static const std::vector<std::string> names = {"dlrm", "dcn", "wdl"};
+  static const std::vector<std::string> names = {"dlrm", "dcn", "wdl", "deepfm"};
   return names;
 }
 
-bool ctr_model_needs_wide(const std::string& name) { return name == "wdl"; }
-
 std::unique_ptr<CtrModel> make_ctr_model(const std::string& name, const CtrModelParams& p,
-                                         EmbeddingTable* table, EmbeddingTable* wide,
-                                         const OptimizerConfig& opt) {
+                                         EmbeddingTable* table, const OptimizerConfig& opt) {
   if (name == "dlrm") return std::make_unique<DlrmModel>(p, table, opt);
   if (name == "dcn") return std::make_unique<DcnModel>(p, table, opt);
-  if (name == "wdl") {
-    EC_CHECK(wide != nullptr, kBadInput, "wdl needs a wide table (1-dim weights per id)");
-    return std::make_unique<WdlModel>(p, table, wide, opt);
-  }
-  EC_THROW(kBadInput, "unknown CTR model '" << name << "'; known: dlrm, dcn, wdl");
+  if (name == "wdl") return std::make_unique<WdlModel>(p, table, opt);
+  if (name == "deepfm") return std::make_unique<DeepFmModel>(p, table, opt);
+  EC_THROW(kBadInput, "unknown CTR model '" << name << "'; known: dlrm, dcn, wdl, deepfm");
 }
 
 }  // namespace embcomp::ctr

@@ -1,21 +1,22 @@
-// CtrModel: the common interface of the CTR models (DLRM, DCN, WDL; issue 7) and the
-// data-parallel training step they share.
+// CtrModel: the common interface of the CTR models (DLRM, DCN, WDL, DeepFM; issue 7) and
+// the data-parallel training step they share.
 //
 // A model = an EmbeddingTable (one table for every categorical field, D-dim rows; see
 // compressors/emb_table.h) + dense layers whose parameters live in ONE flat DenseParams
-// (eval/ctr_layers.h). WDL also has a "wide" table of 1-dim rows (its per-id weights).
+// (eval/ctr_layers.h). The table is the model's only per-id storage, so the table's bytes()
+// are all the per-id memory a budget has to cover (WDL's wide part and DeepFM's first-order
+// part are dense Linear layers over the input, not second per-id tables; audit M8).
 //
 // train_step(batch of n rows), with T = omp_get_max_threads() (at most n / 16 chunks):
 //   ids   = cat (n x F global row ids, as int64)
 //   emb   = table.lookup(ids)                          n x F x D      (serial)
-//   wide  = wide_table.lookup(ids)                     n x F          (WDL only)
 //   parallel over T consecutive row chunks c (OpenMP; single-threaded BLAS inside):
 //     logits_c = forward_rows(chunk)                  model-specific
 //     dz_c     = (sigmoid(logits_c) - y_c) / n        mean binary cross-entropy
 //     grad_c   = backward_rows(chunk)                 dense gradients, thread-private
-//     demb_c, dwide_c                                 gradients of the looked-up rows
+//     demb_c                                          gradients of the looked-up rows
 //   grad  = sum_c grad_c (in chunk order: same seed and thread count -> same result)
-//   table.backward(ids, demb); table.step(); wide likewise; dense.step(optimizer)
+//   table.backward(ids, demb); table.step(); dense.step(optimizer)
 //
 // Exceptions inside the parallel region are captured (OmpExceptionGuard) and rethrown.
 //
@@ -45,7 +46,7 @@ struct CtrModelParams {
   std::vector<int> bottom_mlp = {512, 256, 64};  ///< DLRM bottom hidden widths (then D)
   std::vector<int> top_mlp = {512, 256};         ///< DLRM top hidden widths (then 1)
   int cross_layers = 3;                          ///< DCN cross layers L
-  std::vector<int> deep_mlp = {256, 256, 256};   ///< DCN / WDL deep hidden widths
+  std::vector<int> deep_mlp = {256, 256, 256};   ///< DCN / WDL / DeepFM deep hidden widths
   uint64_t seed = 1;                             ///< init of every dense weight
   /// Throws kBadInput naming the value (num_dense < 0, F < 1, D < 1, empty widths...).
   void validate() const;
@@ -64,10 +65,9 @@ struct CtrWorkspace {
 
 class CtrModel {
  public:
-  /// table (D = p.dim) and, for WDL, wide (dim 1) are not owned and must outlive the
-  /// model; opt updates the dense parameters.
-  CtrModel(const CtrModelParams& p, EmbeddingTable* table, EmbeddingTable* wide,
-           const OptimizerConfig& opt);
+  /// table (D = p.dim) is not owned and must outlive the model; opt updates the dense
+  /// parameters.
+  CtrModel(const CtrModelParams& p, EmbeddingTable* table, const OptimizerConfig& opt);
   virtual ~CtrModel() = default;
   virtual std::string name() const = 0;
 
@@ -83,30 +83,28 @@ class CtrModel {
 
   DenseParams& params() { return params_; }
   EmbeddingTable& table() { return *table_; }
-  EmbeddingTable* wide_table() { return wide_; }
   const CtrModelParams& model_params() const { return p_; }
-  /// Dense parameter bytes (4 per float; the wide table is counted by its own bytes()).
+  /// Dense parameter bytes (4 per float).
   int64_t dense_bytes() const { return params_.bytes(); }
   /// Dense optimizer state: Adam 2x, Adagrad 1x, SGD 0 of dense_bytes().
   int64_t dense_optimizer_bytes() const;
 
  protected:
-  /// Model part, over a chunk of n rows: dense (n x num_dense), emb (n x F x D), wide
-  /// (n x F, WDL only). Writes logits (n). May keep activations in ws for backward_rows.
-  virtual void forward_rows(const float* w, const float* dense, const float* emb, const float* wide,
-                            int64_t n, CtrWorkspace& ws, float* logits) const = 0;
+  /// Model part, over a chunk of n rows: dense (n x num_dense), emb (n x F x D). Writes
+  /// logits (n). May keep activations in ws for backward_rows.
+  virtual void forward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                            CtrWorkspace& ws, float* logits) const = 0;
   /// dlogits (n) = dL/dlogit. grad += dense gradients (layout of params()); demb (n x F x
-  /// D) and dwide (n x F, WDL only) are overwritten with the gradients of emb and wide.
-  virtual void backward_rows(const float* w, const float* dense, const float* emb,
-                             const float* wide, int64_t n, const float* dlogits, CtrWorkspace& ws,
-                             float* grad, float* demb, float* dwide) const = 0;
+  /// D) is overwritten with the gradients of emb.
+  virtual void backward_rows(const float* w, const float* dense, const float* emb, int64_t n,
+                             const float* dlogits, CtrWorkspace& ws, float* grad,
+                             float* demb) const = 0;
   /// Called by the derived constructor once the layout is known: allocates the flat
   /// parameters (size floats) and lets init() fill them.
   void allocate(int64_t size);
 
   CtrModelParams p_;
   EmbeddingTable* table_;
-  EmbeddingTable* wide_;
   OptimizerConfig opt_;
   DenseParams params_;
 
@@ -115,7 +113,7 @@ class CtrModel {
   double run_batch(const float* dense, const int32_t* cat, const float* label, int64_t n,
                    bool backward);
   std::vector<int64_t> ids_;
-  std::vector<float> emb_, wide_values_, demb_, dwide_, logits_, dlogits_;
+  std::vector<float> emb_, demb_, logits_, dlogits_;
   bool ftz_set_ = false;      // flush_denormals_to_zero done on every pool thread
   std::vector<double> loss_;  // per-chunk loss sums
   std::vector<CtrWorkspace> ws_;
@@ -125,13 +123,10 @@ class CtrModel {
 /// Sets FTZ and DAZ in this thread's MXCSR (x86; no-op elsewhere).
 void flush_denormals_to_zero();
 
-/// Names accepted by make_ctr_model, in order: dlrm, dcn, wdl.
+/// Names accepted by make_ctr_model, in order: dlrm, dcn, wdl, deepfm.
 const std::vector<std::string>& ctr_model_names();
-/// True when the model needs a wide table (WDL).
-bool ctr_model_needs_wide(const std::string& name);
-/// Builds "dlrm", "dcn" or "wdl" (kBadInput for another name, or wide missing for WDL).
+/// Builds one of ctr_model_names() (kBadInput for another name).
 std::unique_ptr<CtrModel> make_ctr_model(const std::string& name, const CtrModelParams& p,
-                                         EmbeddingTable* table, EmbeddingTable* wide,
-                                         const OptimizerConfig& opt);
+                                         EmbeddingTable* table, const OptimizerConfig& opt);
 
 }  // namespace embcomp::ctr

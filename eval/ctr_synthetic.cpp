@@ -20,9 +20,12 @@ static_assert(std::endian::native == std::endian::little, "synthetic files are l
 namespace {
 
 constexpr char kMagic[8] = {'E', 'C', 'C', 'T', 'R', 'S', 'Y', 'N'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: f64 tail after r0
 constexpr int kNumDense = 13;
 constexpr int kMaxRank = 8;
+/// Largest total cardinality a synthetic file may claim regardless of its rows (2^26; Criteo
+/// at S = 1 has 33,762,577 ids).
+constexpr int64_t kMaxSynthIds = int64_t{1} << 26;
 /// Rows of the calibration sample (the first rows of the file).
 constexpr int64_t kCalibrationRows = 20000;
 /// Rows generated per block: the block buffer is kBlockRows * record_bytes (~10 MB).
@@ -147,7 +150,7 @@ struct PlantedModel {
     for (size_t f = 0; f < card.size(); ++f) {
       const int64_t r = zipf[f].sample([&] { return rng.uniform(); });
       ids[f] = int32_t(perm[f](r - 1));
-      const double a = field_gain[f] / (1.0 + double(r - 1) / p.r0);
+      const double a = field_gain[f] * ((1.0 - p.tail) / (1.0 + double(r - 1) / p.r0) + p.tail);
       l += a * unit16(hash4(p.seed, 0x3e16, f, uint64_t(r)), 0);
       const uint64_t h0 = hash4(p.seed, 0x1a7e, f, uint64_t(r));
       const uint64_t h1 = mix(h0);
@@ -282,7 +285,7 @@ T get(const char*& c) {
   return v;
 }
 
-constexpr size_t kFixedHeaderBytes = 8 + 4 * 4 + 8 + 8 + 9 * 8 + 16;
+constexpr size_t kFixedHeaderBytes = 8 + 4 * 4 + 8 + 8 + 10 * 8 + 16;
 
 std::vector<char> encode_header(const CtrSynthHeader& h) {
   Encoder e(kFixedHeaderBytes + 8 * h.cardinality.size());
@@ -293,7 +296,7 @@ std::vector<char> encode_header(const CtrSynthHeader& h) {
   e.put(uint32_t(h.params.rank));
   e.put(int64_t(h.params.rows));
   e.put(uint64_t(h.params.seed));
-  for (double v : {h.params.scale, h.params.zipf_s, h.params.r0, h.params.target_ctr,
+  for (double v : {h.params.scale, h.params.zipf_s, h.params.r0, h.params.tail, h.params.target_ctr,
                    h.params.target_auc, h.bias, h.logit_scale, h.mean_ctr, h.expected_auc})
     e.put(v);
   char like[16] = {0};
@@ -314,6 +317,7 @@ void CtrSynthParams::validate() const {
   EC_CHECK(rank >= 1 && rank <= kMaxRank, kUsage,
            "latent rank " << rank << " must be in [1, " << kMaxRank << "]");
   EC_CHECK(std::isfinite(r0) && r0 > 0, kUsage, "head size r0=" << r0 << " must be > 0");
+  EC_CHECK(tail >= 0 && tail <= 1, kUsage, "--tail-signal " << tail << " must be in [0, 1]");
   EC_CHECK(target_ctr > 0.01 && target_ctr < 0.99, kUsage,
            "target CTR " << target_ctr << " must be in (0.01, 0.99)");
   EC_CHECK(target_auc > 0.5 && target_auc < 0.99, kUsage,
@@ -460,6 +464,7 @@ CtrSynthReader::CtrSynthReader(const std::string& path) : path_(path) {
   h.params.scale = get<double>(c);
   h.params.zipf_s = get<double>(c);
   h.params.r0 = get<double>(c);
+  h.params.tail = get<double>(c);
   h.params.target_ctr = get<double>(c);
   h.params.target_auc = get<double>(c);
   h.bias = get<double>(c);
@@ -483,9 +488,19 @@ CtrSynthReader::CtrSynthReader(const std::string& path) : path_(path) {
   h.cardinality.resize(size_t(h.num_fields));
   EC_CHECK(std::fread(h.cardinality.data(), 8, h.cardinality.size(), f_) == h.cardinality.size(),
            kBadInput, path << ": truncated header");
-  for (int f = 0; f < h.num_fields; ++f)
+  int64_t total = 0;
+  for (int f = 0; f < h.num_fields; ++f) {
     EC_CHECK(h.cardinality[f] >= 1 && h.cardinality[f] <= (int64_t{1} << 31), kBadInput,
              path << ": field " << f << " has cardinality " << h.cardinality[f]);
+    total += h.cardinality[f];
+  }
+  // The loader allocates 4 bytes per id (counts) and a table 4 D bytes per id before the
+  // first row is used: a header claiming billions of ids in a small file must not do that.
+  // Every file ctr-gen writes has at most Criteo's 33.8M ids (S = 1), below kMaxSynthIds.
+  const int64_t bound = std::max(kMaxSynthIds, h.params.rows * int64_t(h.num_fields));
+  EC_CHECK(total <= bound, kBadInput,
+           path << ": the header claims " << total << " ids in all, more than " << bound
+                << " (max of " << kMaxSynthIds << " and rows x fields): corrupt or hostile");
 }
 
 CtrSynthReader::~CtrSynthReader() {
@@ -507,7 +522,13 @@ void CtrSynthReader::read(int64_t n, float* dense, int32_t* cat, float* label, f
     for (int64_t i = 0; i < nb; ++i) {
       const char* r = buf_.data() + size_t(i) * rec;
       const int64_t row = next_row_ + i, o = done + i;
-      if (dense) std::memcpy(dense + o * nd, r, 4 * size_t(nd));
+      float dv[1024];
+      std::memcpy(dv, r, 4 * size_t(nd));
+      for (int j = 0; j < nd; ++j)
+        EC_CHECK(std::isfinite(dv[j]), kBadInput,
+                 path_ << ": row " << row + 1 << ": dense feature " << j + 1 << " is " << dv[j]
+                       << " (not finite)");
+      if (dense) std::memcpy(dense + o * nd, dv, 4 * size_t(nd));
       int32_t ids[1024];
       std::memcpy(ids, r + 4 * nd, 4 * size_t(nf));
       for (int f = 0; f < nf; ++f)

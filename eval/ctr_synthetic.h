@@ -8,7 +8,10 @@
 // Dense counts: x_j = max(0, floor(exp(mu_j + sigma_j * z_j)) - 1), z_j ~ N(0, 1), and the
 // model sees d_j = log(1 + x_j), exactly what the loader hands to a CTR model.
 // The planted click logit, from values hashed on the fly from (seed, field, rank):
-//   a(r)      = 1 / (1 + (r - 1) / r0)                     magnitude: signal on frequent ids
+//   a(r)      = (1 - t) / (1 + (r - 1) / r0) + t           magnitude: a head of about r0
+//                                                          ids, and a floor t on every id
+//                                                          (t = 0: signal on frequent ids
+//                                                          only; t = 1: the same on all)
 //   w_f(r)    = g_f * a(r) * U(-sqrt3, sqrt3)              per-id weight
 //   v_f(r)    = g_f * a(r) * U(-sqrt3, sqrt3)^k / sqrt(k)  per-id latent vector, rank k
 //   L = sum_f w_f(r_f)        I = sum_{f<g} <v_f(r_f), v_g(r_g)>        D = sum_j beta_j d_j
@@ -21,7 +24,7 @@
 //
 // File format (little endian), written atomically:
 //   header  char magic[8] "ECCTRSYN", u32 version, u32 num_dense, u32 num_fields, u32 rank,
-//           i64 rows, u64 seed, f64 scale, zipf_s, r0, target_ctr, target_auc, bias,
+//           i64 rows, u64 seed, f64 scale, zipf_s, r0, tail, target_ctr, target_auc, bias,
 //           logit_scale, mean_ctr (realized mean of p), expected_auc, char like[16],
 //           i64 cardinality[num_fields]
 //   rows    rows records of (4 * (num_dense + num_fields + 2)) bytes:
@@ -43,6 +46,7 @@ struct CtrSynthParams {
   double zipf_s = 1.1;          ///< Zipf exponent "s" of the id distribution
   int rank = 4;                 ///< latent rank "k" of the planted FM interactions
   double r0 = 30;               ///< head size "r0": id rank r has magnitude 1 / (1 + (r-1)/r0)
+  double tail = 0;              ///< tail signal "t" in [0, 1]: the magnitude's floor on every id
   double target_ctr = 0.25;     ///< calibrated mean click probability
   double target_auc = 0.78;     ///< calibrated expected AUC of the planted probabilities
   uint64_t seed = 1;            ///< seed of every random choice

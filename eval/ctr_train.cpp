@@ -47,8 +47,6 @@ struct Checkpoint {
   }
   static std::vector<std::pair<void*, size_t>> buffers(CtrModel& m) {
     auto all = m.table().buffers();
-    if (m.wide_table())
-      for (auto& b : m.wide_table()->buffers()) all.push_back(b);
     all.emplace_back(m.params().data(), static_cast<size_t>(m.params().bytes()));
     return all;
   }
@@ -90,13 +88,14 @@ void CtrTrainConfig::validate() const {
   EC_CHECK(dim >= 1, kUsage, "--dim " << dim << " must be >= 1");
   EC_CHECK(batch >= 1, kUsage, "--batch " << batch << " must be >= 1");
   EC_CHECK(epochs >= 1, kUsage, "--epochs " << epochs << " must be >= 1");
-  EC_CHECK(optimizer.lr > 0, kUsage, "--lr " << optimizer.lr << " must be > 0");
+  EC_CHECK(std::isfinite(optimizer.lr) && optimizer.lr > 0, kUsage,
+           "--lr " << optimizer.lr << " must be finite and > 0");
   EC_CHECK(eval_every >= 0, kUsage, "--eval-every " << eval_every << " must be >= 0");
   EC_CHECK(patience >= 0, kUsage, "--patience " << patience << " must be >= 0");
   EC_CHECK(eval_batch >= 1, kUsage, "eval batch " << eval_batch << " must be >= 1");
   const auto& names = ctr_model_names();
   EC_CHECK(std::find(names.begin(), names.end(), model) != names.end(), kUsage,
-           "--model must be dlrm, dcn or wdl, not '" << model << "'");
+           "--model must be dlrm, dcn, wdl or deepfm, not '" << model << "'");
 }
 
 double requested_budget(const std::string& spec) {
@@ -142,19 +141,12 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   init.seed = cfg.seed;
   init.optimizer = cfg.optimizer;
   std::unique_ptr<EmbeddingTable> table = make_embedding_table(cfg.method, init);
-  std::unique_ptr<EmbeddingTable> wide;
-  if (ctr_model_needs_wide(cfg.model)) {
-    TableInit wi = init;
-    wi.dim = 1;
-    wi.seed = cfg.seed + 1;
-    wide = make_embedding_table(cfg.wide_method, wi);
-  }
   CtrModelParams arch = cfg.arch;
   arch.num_dense = nd;
   arch.num_fields = F;
   arch.dim = cfg.dim;
   arch.seed = cfg.seed;
-  auto model = make_ctr_model(cfg.model, arch, table.get(), wide.get(), cfg.optimizer);
+  auto model = make_ctr_model(cfg.model, arch, table.get(), cfg.optimizer);
 
   const std::string tag = "[ctr-train " + cfg.model + " " + cfg.method + "]";
   if (cfg.verbose)
@@ -166,9 +158,11 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
     std::cerr << tag << " WARNING: " << EMBCOMP_BUILD_TYPE
               << " build; samples/s and latency are not representative\n";
 
-  // Batch buffers (reused every step).
-  std::vector<float> bd(cfg.batch * nd), bl(cfg.batch);
-  std::vector<int32_t> bc(cfg.batch * F);
+  // Batch buffers (reused every step). The batch is clamped to the training rows: a larger
+  // one would only allocate buffers that are never filled.
+  const int64_t batch = std::min(cfg.batch, ds.train.n);
+  std::vector<float> bd(batch * nd), bl(batch);
+  std::vector<int32_t> bc(batch * F);
   std::vector<int64_t> order(ds.train.n);
 
   Checkpoint best;
@@ -208,9 +202,9 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
       std::shuffle(order.begin(), order.end(), rng);
     }
     ++epochs_run;
-    for (int64_t r = 0; r < ds.train.n && !stop; r += cfg.batch) {
+    for (int64_t r = 0; r < ds.train.n && !stop; r += batch) {
       const auto t = Clock::now();
-      const int64_t b = std::min(cfg.batch, ds.train.n - r);
+      const int64_t b = std::min(batch, ds.train.n - r);
       for (int64_t i = 0; i < b; ++i) {
         const int64_t src = order[r + i];
         if (nd) std::memcpy(&bd[i * nd], &ds.train.dense[src * nd], sizeof(float) * nd);
@@ -230,7 +224,7 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
                   << last_auc << "\n";
         last_report = Clock::now();
       }
-      const bool epoch_end = r + cfg.batch >= ds.train.n;
+      const bool epoch_end = r + batch >= ds.train.n;
       if (cfg.eval_every > 0 && step % cfg.eval_every == 0 && !epoch_end) validate_now("every");
     }
     if (!stop) validate_now("epoch end");
@@ -240,7 +234,7 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
 
   // Test: once, for the chosen checkpoint.
   std::vector<double> lat;
-  auto zt = predict_split(*model, ds.test, nd, F, cfg.batch, &lat);
+  auto zt = predict_split(*model, ds.test, nd, F, batch, &lat);
   const Eval test = evaluate(zt, ds.test);
   if (cfg.verbose)
     std::cerr << tag << " best step " << best_step << ": val AUC " << best_eval.auc << ", test AUC "
@@ -257,16 +251,11 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   rec["budget_actual"] = table->bytes() / full_bytes;
   rec["budget_note"] = table->budget_note();
   rec["table_bytes"] = table->bytes();
-  rec["optimizer_bytes"] = table->optimizer_bytes() + model->dense_optimizer_bytes() +
-                           (wide ? wide->optimizer_bytes() : 0);
+  rec["optimizer_bytes"] = table->optimizer_bytes() + model->dense_optimizer_bytes();
   rec["dense_bytes"] = model->dense_bytes();
-  if (wide) {
-    rec["wide_method"] = cfg.wide_method;
-    rec["wide_bytes"] = wide->bytes();
-  }
   rec["model"] = cfg.model;
   rec["dim"] = cfg.dim;
-  rec["batch"] = cfg.batch;
+  rec["batch"] = batch;  // after clamping to the training rows
   rec["epochs"] = cfg.epochs;
   rec["epochs_run"] = epochs_run;
   rec["steps"] = step;

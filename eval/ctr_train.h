@@ -7,7 +7,7 @@
 //     file order (shuffle = false); the last batch of an epoch may be smaller;
 //   - validation AUC/logloss every eval_every steps (0: never mid-epoch) and at the end
 //     of every epoch; the parameters with the best validation AUC so far are kept by
-//     copying the table's buffers(), the dense weights and the wide table's buffers();
+//     copying the table's buffers() and the dense weights;
 //   - early stopping: after `patience` evaluations in a row without a better validation
 //     AUC (patience 0: never stop early);
 //   - at the end the best checkpoint is restored and the test split is evaluated ONCE:
@@ -27,19 +27,18 @@
 namespace embcomp::ctr {
 
 struct CtrTrainConfig {
-  std::string model = "dlrm";        ///< dlrm | dcn | wdl
-  std::string method = "Full";       ///< table spec: "Full", "Hash@0.1", ...
-  std::string wide_method = "Full";  ///< WDL's 1-dim wide table spec
-  int dim = 16;                      ///< D
-  int64_t batch = 128;               ///< rows per training step
-  int epochs = 1;                    ///< passes over the train split
-  OptimizerConfig optimizer;         ///< for the table(s) and the dense layers alike
-  int64_t eval_every = 0;            ///< validation every N steps (0: end of epoch only)
-  int patience = 0;                  ///< early stopping patience in evaluations (0: off)
-  bool shuffle = true;               ///< per-epoch permutation from the seed
-  uint64_t seed = 1;                 ///< table init, dense init, shuffling
-  int64_t eval_batch = 8192;         ///< rows per forward pass when evaluating validation
-  bool verbose = true;               ///< progress lines on stderr
+  std::string model = "dlrm";   ///< dlrm | dcn | wdl | deepfm
+  std::string method = "Full";  ///< table spec: "Full", "Hash@0.1", ...
+  int dim = 16;                 ///< D
+  int64_t batch = 128;          ///< rows per training step (clamped to the train rows)
+  int epochs = 1;               ///< passes over the train split
+  OptimizerConfig optimizer;    ///< for the table(s) and the dense layers alike
+  int64_t eval_every = 0;       ///< validation every N steps (0: end of epoch only)
+  int patience = 0;             ///< early stopping patience in evaluations (0: off)
+  bool shuffle = true;          ///< per-epoch permutation from the seed
+  uint64_t seed = 1;            ///< table init, dense init, shuffling
+  int64_t eval_batch = 8192;    ///< rows per forward pass when evaluating validation
+  bool verbose = true;          ///< progress lines on stderr
   /// Layer widths; num_dense, num_fields, dim and seed are taken from the data and above.
   CtrModelParams arch;
   /// Checks the values (kUsage naming the bad one).

@@ -9,8 +9,9 @@ import sys
 
 def main(src, dst):
     with open(src, "rb") as f, open(dst + ".tmp", "w") as out:
-        head = f.read(128)
+        head = f.read(136)  # fixed header of format version 2
         assert head[:8] == b"ECCTRSYN", "not a ctr-gen file"
+        assert struct.unpack_from("<I", head, 8)[0] == 2, "ctr-gen format version 2 expected"
         _, nd, nf, _, rows = struct.unpack_from("<IIIIq", head, 8)
         f.read(8 * nf)
         rec = struct.Struct("<%df%difI" % (nd, nf))

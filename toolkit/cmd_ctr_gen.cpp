@@ -35,7 +35,10 @@ int cmd_ctr_gen(int argc, char** argv) {
       ("zipf", po::value(&p.zipf_s)->default_value(p.zipf_s, "1.1"), "Zipf exponent of the ids")
       ("rank", po::value(&p.rank)->default_value(p.rank), "latent rank of the planted interactions (1..8)")
       ("head", po::value(&p.r0)->default_value(p.r0),
-       "r0: an id of frequency rank r has weight magnitude 1/(1+(r-1)/r0)")
+       "r0: an id of frequency rank r has weight magnitude (1-t)/(1+(r-1)/r0) + t")
+      ("tail-signal", po::value(&p.tail)->default_value(p.tail),
+       "t in [0, 1]: the floor of every id's weight magnitude (0: signal on the head only; "
+       "> 0: rare ids carry signal too, so compressing the table costs AUC)")
       ("ctr", po::value(&p.target_ctr)->default_value(p.target_ctr, "0.25"), "calibrated mean click probability")
       ("auc", po::value(&p.target_auc)->default_value(p.target_auc, "0.78"),
        "calibrated expected AUC of the planted probabilities")
@@ -54,8 +57,9 @@ int cmd_ctr_gen(int argc, char** argv) {
   const int64_t vocab = std::accumulate(h.cardinality.begin(), h.cardinality.end(), int64_t{0});
   std::cout << "wrote " << out << ": " << h.params.rows << " rows, " << h.num_dense << " dense, "
             << h.num_fields << " fields with " << vocab << " ids in all (scale " << p.scale
-            << "), mean CTR " << h.mean_ctr << ", expected planted AUC " << h.expected_auc
-            << " (bias " << h.bias << ", logit scale " << h.logit_scale << "), " << sec << " s, "
+            << ", tail signal " << p.tail << "), mean CTR " << h.mean_ctr
+            << ", expected planted AUC " << h.expected_auc << " (bias " << h.bias
+            << ", logit scale " << h.logit_scale << "), " << sec << " s, "
             << double(h.params.rows) / sec << " rows/s, " << omp_get_max_threads() << " threads\n";
   return 0;
 }

@@ -67,7 +67,7 @@ int cmd_ctr_train(int argc, char** argv) {
   float lr = 0;
   int threads = 0;
   po::options_description desc(
-      "Trains a CTR model (DLRM, DCN or WDL) whose embedding table is stored with a\n"
+      "Trains a CTR model (DLRM, DCN, WDL or DeepFM) whose embedding table is stored with a\n"
       "compressed method, and reports validation/test AUC and logloss against the table's\n"
       "memory (docs/ctr_training.md). Early stopping and the checkpoint use validation only;\n"
       "the test split is evaluated once, at the end.\n\n"
@@ -76,14 +76,14 @@ int cmd_ctr_train(int argc, char** argv) {
   desc.add_options()
       ("help,h", "show this help")
       ("data", po::value(&data)->required(), "criteo:PATH | avazu:PATH | synthetic:PATH (from 'embcomp ctr-gen')")
-      ("model", po::value(&cfg.model)->default_value("dlrm"), "dlrm | dcn | wdl")
+      ("model", po::value(&cfg.model)->default_value("dlrm"), "dlrm | dcn | wdl | deepfm")
       ("method", po::value(&methods)->multitoken()->composing(),
        "table method spec(s): Full, Hash, Hash@0.1, ...; several values or a comma list run one "
        "after the other, one record each [default: Full]")
       ("budget", po::value(&budget), "B: a method NAME becomes NAME@B (fraction 0.1 or factor 10x "
        "of the Full table's 4 N D bytes); rejected with Full")
       ("dim", po::value(&cfg.dim)->default_value(16), "embedding width D")
-      ("batch", po::value(&cfg.batch)->default_value(128), "rows per training step")
+      ("batch", po::value(&cfg.batch)->default_value(128), "rows per training step (at most the training rows)")
       ("epochs", po::value(&cfg.epochs)->default_value(1), "passes over the training split")
       ("lr", po::value(&lr)->default_value(1e-3f, "0.001"), "learning rate (tables and dense layers)")
       ("optimizer", po::value(&optimizer)->default_value("adam"), "adam | adagrad | sgd (row-wise sparse for tables)")
@@ -93,8 +93,6 @@ int cmd_ctr_train(int argc, char** argv) {
        "stop after P evaluations without a better validation AUC (0 = never)")
       ("seed", po::value(&cfg.seed)->default_value(1), "seed of the table and dense init and of the shuffling")
       ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = all cores)")
-      ("wide-method", po::value(&cfg.wide_method)->default_value("Full"),
-       "wdl: spec of the 1-dim wide weights table (counted apart, as wide_bytes)")
       ("no-shuffle", "train in file order instead of a seeded permutation per epoch")
       ("skip-bad-rows", "skip malformed input rows (counted) instead of failing with exit 2")
       ("min-count", po::value(&load.min_count)->default_value(4),
@@ -126,7 +124,6 @@ int cmd_ctr_train(int argc, char** argv) {
   for (const auto& m : split_commas(methods)) specs.push_back(table_spec(m, budget));
   cfg.method = specs.front();
   cfg.validate();
-  if (ctr::ctr_model_needs_wide(cfg.model)) table_spec(cfg.wide_method, "");
   if (!out.empty()) check_output_path(out);
 
   const ctr::CtrDataset ds = ctr::load_ctr_dataset(data, load);

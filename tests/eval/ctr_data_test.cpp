@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -268,6 +269,29 @@ TEST(CtrData, AvazuLastDayIsValidationAndTest) {
   EXPECT_EQ(ds.test.cat[3], ds.train.cat[3 * 22 + 3]);
 }
 
+TEST(CtrCli, AvazuOneDayWarningIsNotASecondLineOnAnError) {
+  // reliability #25: a one-day Avazu file that fails later (too few rows to split) printed
+  // the one-day warning and then the error: two stderr lines on exit 2.
+  const std::string dir = test_dir();
+  std::ofstream f(dir + "/two.csv");
+  f << kAvazuHeader << avazu_row(0, 0, "14102100", "x") << avazu_row(1, 1, "14102101", "x");
+  f.close();
+  const auto r =
+      embcomp::testing::run_embcomp(dir, "ctr-data --no-cache --data avazu:" + dir + "/two.csv");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("too few to split"), std::string::npos) << r.err;
+  // A one-day file that loads still warns, once.
+  std::ofstream g(dir + "/day.csv");
+  g << kAvazuHeader;
+  for (int i = 0; i < 20; ++i) g << avazu_row(i, i % 2, "14102100", "x");
+  g.close();
+  const auto ok =
+      embcomp::testing::run_embcomp(dir, "ctr-data --no-cache --data avazu:" + dir + "/day.csv");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.err.find("spans one day"), std::string::npos) << ok.err;
+}
+
 TEST(CtrData, AvazuSingleDayFallsBackTo811AndSaysSo) {
   const std::string dir = test_dir();
   std::ofstream f(dir + "/one.csv");
@@ -338,6 +362,18 @@ TEST(CtrData, MalformedRowsNameTheLineOrAreSkippedAndCounted) {
   const std::string amsg = testing::bad_input_message(
       [&] { load_ctr_dataset("avazu:" + dir + "/bad_avazu.csv", no_cache()); });
   EXPECT_NE(amsg.find("line 3: hour '1410210' is not YYMMDDHH"), std::string::npos) << amsg;
+  // reliability #28: a signed hour ("-1234567" has 8 characters and parses as an integer)
+  // made a negative day that wrapped to 4294954951; hours are digits only.
+  for (const char* hour : {"-1234567", "+1410210"}) {
+    std::ofstream s(dir + "/signed_hour.csv");
+    s << kAvazuHeader << avazu_row(0, 0, "14102100", "x") << avazu_row(1, 0, hour, "x");
+    s.close();
+    const std::string smsg = testing::bad_input_message(
+        [&] { load_ctr_dataset("avazu:" + dir + "/signed_hour.csv", no_cache()); });
+    EXPECT_NE(smsg.find("line 3: hour '" + std::string(hour) + "' is not YYMMDDHH"),
+              std::string::npos)
+        << smsg;
+  }
 }
 
 TEST(CtrData, BadSourcesAreBadInput) {
@@ -452,7 +488,7 @@ TEST(CtrSynthetic, SameSeedSameBytesOtherSeedDiffers) {
   generate_ctr_synthetic(small_synth(1), dir + "/d.bin");
   omp_set_num_threads(threads);
   const std::string a = slurp(dir + "/a.bin");
-  EXPECT_EQ(a.size(), 128 + 26 * 8 + 3000 * 164u);  // header, cardinalities, rows
+  EXPECT_EQ(a.size(), 136 + 26 * 8 + 3000 * 164u);  // header, cardinalities, rows
   EXPECT_EQ(a, slurp(dir + "/b.bin"));
   EXPECT_EQ(a, slurp(dir + "/d.bin"));
   EXPECT_NE(a, slurp(dir + "/c.bin"));
@@ -494,6 +530,70 @@ TEST(CtrSynthetic, PlantedModelHasTargetCtrAndOracleAuc) {
     EXPECT_EQ(std::accumulate(ds.counts.begin() + ds.field_offsets[f],
                               ds.counts.begin() + ds.field_offsets[f + 1], int64_t{0}),
               32000);
+}
+
+/// Overwrites `n` bytes at `offset` of a file.
+void patch(const std::string& path, size_t offset, const void* bytes, size_t n) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(std::streamoff(offset));
+  f.write(static_cast<const char*>(bytes), std::streamsize(n));
+}
+
+constexpr size_t kSynthHeader = 136 + 26 * 8;  // fixed header, cardinalities
+
+TEST(CtrSynthetic, NonFiniteDenseValueIsBadInputNamingTheRow) {
+  // reliability #23: a NaN/inf dense count used to reach training ("diverged ... try a
+  // smaller --lr", exit 1); the reader now rejects it naming the row.
+  const std::string dir = test_dir();
+  for (float v : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity()}) {
+    generate_ctr_synthetic(small_synth(1, 100), dir + "/n.bin");
+    patch(dir + "/n.bin", kSynthHeader + 41 * 164 + 4 * 2, &v, 4);  // row 42, dense 3
+    const std::string msg =
+        testing::bad_input_message([&] { load_ctr_dataset("synthetic:" + dir + "/n.bin"); });
+    EXPECT_NE(msg.find("row 42: dense feature 3 is"), std::string::npos) << msg;
+  }
+}
+
+TEST(CtrSynthetic, HugeClaimedCardinalityIsRejectedBeforeAllocating) {
+  // reliability #12c: 26 cardinalities summing to ~2^31 in a 100-row file made the loader
+  // zero-fill an 8 GB counts vector before reading a row. The total is now bounded by
+  // max(2^26, rows x fields); each field alone stays <= 2^31.
+  const std::string dir = test_dir();
+  generate_ctr_synthetic(small_synth(1, 100), dir + "/c.bin");
+  const int64_t big = (int64_t{1} << 31) / 26;
+  for (int f = 0; f < 26; ++f) patch(dir + "/c.bin", 136 + 8 * size_t(f), &big, 8);
+  const std::string msg =
+      testing::bad_input_message([&] { load_ctr_dataset("synthetic:" + dir + "/c.bin"); });
+  EXPECT_NE(msg.find("ids in all, more than 67108864"), std::string::npos) << msg;
+  // Criteo's real cardinalities (S = 1, 33.8M ids) in a tiny file are still accepted.
+  const std::vector<int64_t> criteo = synthetic_cardinalities("criteo", 1);
+  patch(dir + "/c.bin", 136, criteo.data(), 8 * criteo.size());
+  CtrSynthReader ok(dir + "/c.bin");
+  EXPECT_EQ(ok.header().cardinality, criteo);
+}
+
+TEST(CtrSynthetic, TailSignalPutsWeightOnRareIdsAndIsInTheHeader) {
+  // t = 0 and t = 1 give the same ids (the ranks do not depend on t) but other labels.
+  const std::string dir = test_dir();
+  CtrSynthParams p = small_synth(4, 4000);
+  const CtrSynthHeader h0 = generate_ctr_synthetic(p, dir + "/t0.bin");
+  p.tail = 1;
+  const CtrSynthHeader h1 = generate_ctr_synthetic(p, dir + "/t1.bin");
+  EXPECT_EQ(h0.params.tail, 0);
+  CtrSynthReader r0(dir + "/t0.bin"), r1(dir + "/t1.bin");
+  EXPECT_EQ(r1.header().params.tail, 1);
+  EXPECT_EQ(r1.header().params.r0, 30);
+  std::vector<int32_t> c0(4000 * 26), c1(4000 * 26);
+  std::vector<float> p0(4000), p1(4000);
+  r0.read(4000, nullptr, c0.data(), nullptr, p0.data());
+  r1.read(4000, nullptr, c1.data(), nullptr, p1.data());
+  EXPECT_EQ(c0, c1);
+  EXPECT_NE(p0, p1);
+  p.tail = 1.5;
+  EXPECT_THROW(p.validate(), Error);
+  p.tail = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(p.validate(), Error);
 }
 
 TEST(CtrSynthetic, ZipfSamplerMatchesItsDistribution) {

@@ -1,5 +1,5 @@
-// CTR models (DLRM, DCN, WDL): every dense weight, the dot-interaction layer and every
-// looked-up embedding (through a Full table, and WDL's wide weights) against central
+// CTR models (DLRM, DCN, WDL, DeepFM): every dense weight, the dot-interaction layer, the FM
+// second-order term and every looked-up embedding (through a Full table) against central
 // finite differences on tiny sizes, with and without dense features.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compressors/emb_full.h"
+#include "eval/ctr_deepfm.h"
 #include "eval/ctr_dlrm.h"
 #include "eval/ctr_metrics.h"
 #include "eval/ctr_model.h"
@@ -81,11 +82,7 @@ void check_model_gradients(const std::string& model, int num_dense) {
   // Larger embeddings than the 0.05 init so their gradients (interactions) are not tiny.
   float* tw = static_cast<float*>(table.buffers()[0].first);
   for (int64_t k = 0; k < ti.rows * p.dim; ++k) tw[k] *= 20.0f;
-  TableInit wi = ti;
-  wi.dim = 1;
-  FullTable wide(wi);
-  const bool has_wide = ctr_model_needs_wide(model);
-  auto m = make_ctr_model(model, p, &table, has_wide ? &wide : nullptr, ti.optimizer);
+  auto m = make_ctr_model(model, p, &table, ti.optimizer);
   DenseParams& dp = m->params();
   TinyBatch b = tiny_batch(ti, num_dense, 17);
   const double loss = m->compute_gradients(b.dense.data(), b.cat.data(), b.label.data(), b.n);
@@ -134,7 +131,6 @@ void check_model_gradients(const std::string& model, int num_dense) {
     EXPECT_GT(max_t, 1e-3) << what;
   };
   check_table(table, "embedding");
-  if (has_wide) check_table(wide, "wide");
 }
 
 TEST(CtrModels, DlrmGradients) {
@@ -148,6 +144,36 @@ TEST(CtrModels, DcnGradients) {
 TEST(CtrModels, WdlGradients) {
   check_model_gradients("wdl", 3);
   check_model_gradients("wdl", 0);
+}
+
+TEST(CtrModels, DeepFmGradients) {
+  check_model_gradients("deepfm", 3);
+  check_model_gradients("deepfm", 0);
+}
+
+TEST(CtrModels, DeepFmKnownAnswer) {
+  // FM second order = sum_{f<g} <e_f, e_g>: e0 = (1, 2), e1 = (3, -1), e2 = (0.5, 4):
+  // 1 + 8.5 - 2.5 = 7.
+  const float e[6] = {1, 2, 3, -1, 0.5f, 4};
+  EXPECT_FLOAT_EQ(fm_second_order(e, 3, 2), 7.0f);
+  // With the deep output's last layer and w_1, b at 0, the logit is exactly the FM term of
+  // the looked-up rows.
+  CtrModelParams p;
+  p.num_dense = 2;
+  p.num_fields = 3;
+  p.dim = 2;
+  p.deep_mlp = {4};
+  TableInit ti = tiny_table({1, 1, 1}, p.dim, 1);
+  FullTable table(ti);
+  std::copy(e, e + 6, static_cast<float*>(table.buffers()[0].first));
+  auto m = make_ctr_model("deepfm", p, &table, ti.optimizer);
+  const int64_t last = m->params().size() - (2 + 6 + 1) - 1 - 4;  // last deep layer's W
+  std::fill(m->params().data() + last, m->params().data() + m->params().size(), 0.0f);
+  const float dense[2] = {0.3f, -2.0f};
+  const int32_t cat[3] = {0, 1, 2};
+  float z = 0;
+  m->predict(dense, cat, 1, &z);
+  EXPECT_FLOAT_EQ(z, 7.0f);
 }
 
 TEST(CtrModels, DotInteractionsKnownAnswerAndGradient) {
@@ -174,19 +200,18 @@ TEST(CtrModels, DefaultDlrmSizeAndErrors) {
   CtrModelParams p;  // Criteo DLRM: 13-512-256-64-16, top 367-512-256-1
   TableInit ti = tiny_table(std::vector<int64_t>(26, 3), 16, 1);
   FullTable table(ti);
-  auto m = make_ctr_model("dlrm", p, &table, nullptr, ti.optimizer);
+  auto m = make_ctr_model("dlrm", p, &table, ti.optimizer);
   const int64_t bottom = 13 * 512 + 512 + 512 * 256 + 256 + 256 * 64 + 64 + 64 * 16 + 16;
   const int64_t top_in = 16 + 27 * 26 / 2;
   const int64_t top = top_in * 512 + 512 + 512 * 256 + 256 + 256 + 1;
   EXPECT_EQ(m->params().size(), bottom + top);
   EXPECT_EQ(m->dense_bytes(), 4 * (bottom + top));
-  EXPECT_THROW(make_ctr_model("fm", p, &table, nullptr, ti.optimizer), Error);
-  EXPECT_THROW(make_ctr_model("wdl", p, &table, nullptr, ti.optimizer), Error);
+  EXPECT_THROW(make_ctr_model("fm", p, &table, ti.optimizer), Error);
   p.dim = 8;  // table has 16
-  EXPECT_THROW(make_ctr_model("dlrm", p, &table, nullptr, ti.optimizer), Error);
+  EXPECT_THROW(make_ctr_model("dlrm", p, &table, ti.optimizer), Error);
   p.dim = 16;
   p.num_dense = -1;
-  EXPECT_THROW(make_ctr_model("dcn", p, &table, nullptr, ti.optimizer), Error);
+  EXPECT_THROW(make_ctr_model("dcn", p, &table, ti.optimizer), Error);
 }
 
 TEST(CtrModels, SameSeedSameModelAndThreadCountOnlyRoundsDifferently) {
@@ -211,7 +236,7 @@ TEST(CtrModels, SameSeedSameModelAndThreadCountOnlyRoundsDifferently) {
   }
   auto run = [&](int threads) {
     FullTable table(ti);
-    auto m = make_ctr_model("dlrm", p, &table, nullptr, ti.optimizer);
+    auto m = make_ctr_model("dlrm", p, &table, ti.optimizer);
     const int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
     for (int s = 0; s < 3; ++s) m->train_step(dense.data(), cat.data(), label.data(), n);
@@ -249,7 +274,7 @@ TEST(CtrModels, TrainingStepSwitchesItsThreadToFlushDenormals) {
     p.top_mlp = {2};
     TableInit ti = tiny_table({3, 3}, p.dim, 1);
     FullTable table(ti);
-    auto m = make_ctr_model("dlrm", p, &table, nullptr, ti.optimizer);
+    auto m = make_ctr_model("dlrm", p, &table, ti.optimizer);
     const float dense[1] = {0.5f}, label[1] = {1.0f};
     const int32_t cat[2] = {0, 4};
     m->train_step(dense, cat, label, 1);

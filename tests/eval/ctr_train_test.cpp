@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -94,12 +95,14 @@ TEST(CtrTrain, EveryModelLearnsThePlantedProblem) {
   // kernels by 4e-5). So the bar is on the mean gap over three seeds. Measured (seeds 5-8,
   // OPENBLAS_CORETYPE Haswell, Zen and SkylakeX alike): DLRM 0.014-0.025, DCN 0.025-0.046,
   // WDL 0.024-0.036; means over seeds 5-7 DLRM 0.019, DCN 0.027-0.034, WDL 0.025-0.033. A
-  // model that learns nothing is ~0.3 below. DLRM's dot interactions are the planted model's
-  // form; DCN and WDL learn the pairwise products through their deep nets and are still
-  // catching up after 3 epochs, hence their wider bar.
+  // model that learns nothing is ~0.3 below. DLRM's dot interactions and DeepFM's FM part are
+  // the planted model's form; DCN and WDL learn the pairwise products through their deep nets
+  // and are still catching up after 3 epochs, hence their wider bars. WDL's wide part is a
+  // Linear over the embeddings (audit M8), not a weight per id, so the planted per-id weights
+  // reach it only through the embeddings: 0.054 below the oracle with 3 dense features, seed 5.
   for (int nd : {3, 0}) {
     const CtrDataset ds = planted(40000, 4000, nd, 7);
-    for (const std::string model : {"dlrm", "dcn", "wdl"}) {
+    for (const std::string model : {"dlrm", "dcn", "wdl", "deepfm"}) {
       SCOPED_TRACE(model + " num_dense=" + std::to_string(nd));
       double sum_gap = 0;
       std::string records;
@@ -114,7 +117,7 @@ TEST(CtrTrain, EveryModelLearnsThePlantedProblem) {
         sum_gap += oracle - rec["test_auc"].get<double>();
         records += rec.dump() + "\n";
       }
-      const double bar = model == "dlrm" ? 0.03 : 0.05;
+      const double bar = model == "dlrm" || model == "deepfm" ? 0.03 : model == "wdl" ? 0.07 : 0.05;
       EXPECT_LT(sum_gap / 3, bar) << records;
     }
   }
@@ -134,7 +137,6 @@ TEST(CtrTrain, RecordFieldsAndBudgetAccounting) {
                         "table_bytes",
                         "optimizer_bytes",
                         "dense_bytes",
-                        "wide_bytes",
                         "model",
                         "dim",
                         "batch",
@@ -157,10 +159,15 @@ TEST(CtrTrain, RecordFieldsAndBudgetAccounting) {
   EXPECT_EQ(rec["budget_requested"].get<double>(), 1.0);
   EXPECT_EQ(rec["budget_actual"].get<double>(), 1.0);
   EXPECT_EQ(rec["table_bytes"].get<int64_t>(), 4 * ds.rows() * 8);
-  EXPECT_EQ(rec["wide_bytes"].get<int64_t>(), 4 * ds.rows());
-  // Adam: two moments for the table, the wide table and the dense weights.
+  // WDL's wide part is a Linear over [dense, e_1..e_F] (audit M8): no second per-id table,
+  // so the embedding table is all the per-id memory and budget_actual covers it.
+  EXPECT_FALSE(rec.contains("wide_bytes"));
+  const int64_t d0 = 3 + 4 * 8;
+  const int64_t deep = d0 * 32 + 32 + 32 * 16 + 16 + 16 + 1;
+  EXPECT_EQ(rec["dense_bytes"].get<int64_t>(), 4 * (deep + d0 + 1));
+  // Adam: two moments for the table and the dense weights.
   EXPECT_EQ(rec["optimizer_bytes"].get<int64_t>(),
-            2 * (4 * ds.rows() * 8 + 4 * ds.rows() + rec["dense_bytes"].get<int64_t>()));
+            2 * (4 * ds.rows() * 8 + rec["dense_bytes"].get<int64_t>()));
   EXPECT_EQ(rec["steps"].get<int64_t>(), (2000 + 127) / 128);
   // 16 steps, every 5 -> evaluations after 5, 10, 15 and at the epoch's end.
   EXPECT_EQ(rec["evaluations"].get<int>(), 4);
@@ -199,6 +206,18 @@ TEST(CtrTrain, EarlyStoppingKeepsTheBestValidationCheckpoint) {
   EXPECT_EQ(rec["steps"].get<int64_t>(), rec["best_step"].get<int64_t>() + 2 * 10);
 }
 
+TEST(CtrTrain, BatchIsClampedToTheTrainingRows) {
+  // reliability #23: --batch 100000000 on 4,000 training rows allocated 5.4 GB of batch
+  // buffers; now the batch is the training split (one step per epoch) and says so.
+  const CtrDataset ds = planted(400, 100, 2, 12);
+  CtrTrainConfig c = small_config("dlrm");
+  c.epochs = 1;
+  c.batch = int64_t{1} << 40;  // would be terabytes of buffers
+  auto rec = train_ctr(ds, c);
+  EXPECT_EQ(rec["batch"].get<int64_t>(), 400);
+  EXPECT_EQ(rec["steps"].get<int64_t>(), 1);
+}
+
 TEST(CtrTrain, BadInputsAreRejected) {
   CtrDataset ds = planted(500, 100, 2, 11);
   CtrTrainConfig c = small_config("dlrm");
@@ -221,6 +240,11 @@ TEST(CtrTrain, BadInputsAreRejected) {
   CtrDataset empty = ds;
   empty.test = CtrSplit{};
   EXPECT_THROW(train_ctr(empty, c), Error);
+  c = small_config("dlrm");
+  c.optimizer.lr = std::numeric_limits<float>::infinity();  // reliability #23
+  EXPECT_THROW(train_ctr(ds, c), Error);
+  c.optimizer.lr = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(train_ctr(ds, c), Error);
   EXPECT_EQ(requested_budget("Hash@10x"), 0.1);
   EXPECT_EQ(requested_budget("QR"), -1.0);
 }
