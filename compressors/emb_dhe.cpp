@@ -49,7 +49,7 @@ int64_t DheTableParams::bytes(int D) const {
 }
 
 DheTableParams dhe_solve_budget(const std::string& spec, DheTableParams base, int D,
-                                double budget_bytes) {
+                                double budget_bytes, double full_bytes) {
   base.w = 1;
   base.validate();
   // bytes(w) is increasing in w; the candidates run to the first width over the budget.
@@ -57,10 +57,10 @@ DheTableParams dhe_solve_budget(const std::string& spec, DheTableParams base, in
   for (int w = 1;; ++w) {
     base.w = w;
     const int64_t b = base.bytes(D);
-    choices.push_back({"w=" + std::to_string(w), size_t(b), 0.0});
+    choices.push_back({"w=" + std::to_string(w), size_t(b), double(w), 0});
     if (double(b) > budget_bytes) break;
   }
-  base.w = static_cast<int>(choose_knob(spec, choices, budget_bytes)) + 1;
+  base.w = static_cast<int>(choose_knob(spec, choices, budget_bytes, full_bytes)) + 1;
   return base;
 }
 
@@ -230,7 +230,7 @@ std::unique_ptr<EmbeddingTable> make_dhe(const std::string& spec, double budget,
                                          const TableInit& init) {
   if (budget == 0) return std::make_unique<DheTable>(init, DheTableParams{}, spec);
   const double full = 4.0 * double(init.rows) * init.dim;
-  const DheTableParams p = dhe_solve_budget(spec, DheTableParams{}, init.dim, budget * full);
+  const DheTableParams p = dhe_solve_budget(spec, DheTableParams{}, init.dim, budget * full, full);
   return std::make_unique<DheTable>(
       init, p, spec,
       budget_gap_note(double(p.bytes(init.dim)) / full, budget, "the hidden width is an integer"));

@@ -48,10 +48,11 @@ struct DheTableParams {
   int64_t bytes(int D) const;
 };
 
-/// Largest width with bytes <= budget_bytes (k, m, L, act from base); kBadInput naming
-/// spec when even w = 1 is more than 2% over.
+/// Largest width with bytes <= budget_bytes (k, m, L, act from base); kBadInput
+/// "unreachable" naming spec when even w = 1 is over (full_bytes = 4 N D, for the ratio in
+/// the message; 0 leaves it out).
 DheTableParams dhe_solve_budget(const std::string& spec, DheTableParams base, int D,
-                                double budget_bytes);
+                                double budget_bytes, double full_bytes = 0);
 
 class DheTable final : public EmbeddingTable {
  public:
