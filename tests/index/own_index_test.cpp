@@ -51,6 +51,14 @@ void expect_same(const KnnResult& a, const KnnResult& b, const std::string& what
 
 class OwnIndexRoundTrip : public ::testing::TestWithParam<std::string> {};
 
+/// A gtest name for a spec: every character outside [A-Za-z0-9] becomes '_'.
+std::string spec_param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (auto& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
+
 TEST_P(OwnIndexRoundTrip, SaveLoadGivesIdenticalResults) {
   const std::string spec = GetParam();
   FloatMatrix base = testing::spread_norms(kN, kD, 6, 11);
@@ -80,12 +88,7 @@ TEST_P(OwnIndexRoundTrip, SaveLoadGivesIdenticalResults) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, OwnIndexRoundTrip, ::testing::ValuesIn(every_method_spec()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (auto& c : s)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return s;
-                         });
+                         spec_param_name);
 
 TEST(OwnIndex, IvfProbingEveryListEqualsFlat) {
   FloatMatrix base = testing::low_rank(1000, kD, 6, 0.05f, 3);
@@ -290,12 +293,7 @@ TEST_P(OwnIndexMemory, PredictedAgreesWithFileAndRss) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, OwnIndexMemory, ::testing::ValuesIn(memory_specs()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (auto& c : s)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return s;
-                         });
+                         spec_param_name);
 
 }  // namespace
 }  // namespace embcomp
