@@ -215,7 +215,9 @@ std::vector<std::string> table_specs() {
     if (e->kind == MethodKind::kTable)
       for (const auto& s : e->ladder(kD)) out.push_back(s);
     for (const auto& h : budget_heads(*e))
-      out.push_back(h + (h == "RQ" || h == "OPQ+PQ" ? "@0.1" : "@0.25"));
+      out.push_back(h + (h == "RQ" || h == "OPQ+PQ" ? "@0.1"
+                         : h == "GQ"                ? "@0.5"
+                                                    : "@0.25"));  // GQ@0.25 is unreachable
   }
   return out;
 }
