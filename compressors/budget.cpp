@@ -28,29 +28,38 @@ double parse_budget(const std::string& spec, const std::string& text) {
 }
 
 size_t choose_knob(const std::string& spec, const std::vector<KnobChoice>& candidates,
-                   double budget_bytes) {
+                   double budget_bytes, double full_bytes) {
+  EC_CHECK(!candidates.empty(), kBadInput, spec << ": no setting of the method is possible");
+  auto better = [](const KnobChoice& a, const KnobChoice& b) {
+    if (a.info != b.info) return a.info > b.info;
+    if (a.preference != b.preference) return a.preference > b.preference;
+    return a.bytes < b.bytes;
+  };
   size_t best = candidates.size();
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const auto& c = candidates[i];
-    if (double(c.bytes) > budget_bytes) continue;
-    if (best == candidates.size() || c.bytes > candidates[best].bytes ||
-        (c.bytes == candidates[best].bytes && c.preference > candidates[best].preference))
-      best = i;
+    if (double(candidates[i].bytes) > budget_bytes) continue;
+    if (best == candidates.size() || better(candidates[i], candidates[best])) best = i;
   }
-  if (best == candidates.size()) {
-    EC_CHECK(!candidates.empty(), kBadInput, spec << ": no setting of the method is possible");
-    size_t smallest = 0;
-    for (size_t i = 1; i < candidates.size(); ++i)
-      if (candidates[i].bytes < candidates[smallest].bytes) smallest = i;
-    // The closest achievable setting is accepted when it is at most 2% over (the
-    // record's budget_note says so); further off, the budget cannot be met.
-    if (double(candidates[smallest].bytes) <= 1.02 * budget_bytes) return smallest;
-    EC_THROW(kBadInput, spec << ": budget of " << static_cast<size_t>(budget_bytes)
-                             << " bytes cannot be met; the smallest setting ("
-                             << candidates[smallest].knob << ") takes "
-                             << candidates[smallest].bytes << " bytes");
+  if (best < candidates.size()) return best;
+  size_t smallest = 0;
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (candidates[i].bytes < candidates[smallest].bytes) smallest = i;
+  budget_unreachable(spec, budget_bytes, full_bytes, candidates[smallest].knob,
+                     candidates[smallest].bytes);
+}
+
+void budget_unreachable(const std::string& spec, double budget_bytes, double full_bytes,
+                        const std::string& smallest_knob, size_t smallest_bytes) {
+  std::string ratio;
+  if (full_bytes > 0) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), ", %.6g of fp32 (budget %.6g)", double(smallest_bytes) / full_bytes,
+                  budget_bytes / full_bytes);
+    ratio = buf;
   }
-  return best;
+  EC_THROW(kBadInput, spec << ": budget of " << static_cast<size_t>(budget_bytes)
+                           << " bytes is unreachable (cannot be met): the smallest setting ("
+                           << smallest_knob << ") takes " << smallest_bytes << " bytes" << ratio);
 }
 
 std::string budget_gap_note(double actual, double budget, const std::string& why) {

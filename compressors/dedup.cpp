@@ -12,6 +12,7 @@
 #include <numeric>
 #include <random>
 
+#include "compressors/budget.h"
 #include "toolkit/registry.h"
 #include "toolkit/serialize.h"
 
@@ -556,11 +557,11 @@ DedupTable::DedupTable(size_t n, size_t d, double budget, DedupParams params, st
            spec_ << ": budget " << budget << " is not in (0, 1]");
   const double budget_bytes = budget * 4.0 * double(n) * double(d);
   target_ = max_unique(budget_bytes, P_, R_ * C_);
-  EC_CHECK(target_ >= 1, kBadInput,
-           spec_ << ": budget of " << size_t(budget_bytes)
-                 << " bytes cannot be met: the block map (" << P_
-                 << " positions x 2 bytes) plus one " << R_ << "x" << C_ << " block take "
-                 << dedup_bytes(P_, R_ * C_, 1) << " bytes");
+  if (target_ < 1)
+    budget_unreachable(spec_, budget_bytes, 4.0 * double(n) * double(d),
+                       "the block map of " + std::to_string(P_) + " positions x 2 bytes and one " +
+                           std::to_string(R_) + "x" + std::to_string(C_) + " block",
+                       dedup_bytes(P_, R_ * C_, 1));
   set_budget(budget, "");
 }
 

@@ -174,10 +174,9 @@ std::unique_ptr<EmbeddingTable> make_adaembed(const std::string& spec, double bu
   p.H = static_cast<int64_t>(std::floor((1 - kHotShare) * target / row));
   p.K = std::min<int64_t>(init.rows,
                           static_cast<int64_t>(std::floor((target - row * p.H - 16) / (row + 4))));
-  EC_CHECK(p.H >= 1 && p.K >= 0, kBadInput,
-           spec << ": budget of " << static_cast<int64_t>(target)
-                << " bytes cannot hold one hashed row and the hash ("
-                << AdaEmbedTable::bytes_for(0, 1, init.dim) << " bytes)");
+  if (p.H < 1 || p.K < 0)
+    budget_unreachable(spec, target, full, "K=0,H=1",
+                       size_t(AdaEmbedTable::bytes_for(0, 1, init.dim)));
   auto t = std::make_unique<AdaEmbedTable>(init, p, spec);
   t->set_budget_note(
       budget_gap_note(t->bytes() / full, budget, "rows are whole (4 D and 4 D + 4 bytes)"));

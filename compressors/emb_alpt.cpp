@@ -114,9 +114,9 @@ std::unique_ptr<EmbeddingTable> make_alpt(const std::string& spec, double budget
                                           const TableInit& init) {
   const double full = 4.0 * init.rows * init.dim;
   const double ratio = AlptTable::bytes_for(init.rows, init.dim) / full;
-  EC_CHECK(budget == 0 || ratio <= budget, kBadInput,
-           spec << ": int8 codes with per-row step sizes take " << ratio
-                << " of fp32 (8/32 + 1/D); budget " << budget << " cannot be met");
+  if (budget > 0 && ratio > budget)
+    budget_unreachable(spec, budget * full, full, "int8 codes with per-row step sizes",
+                       size_t(AlptTable::bytes_for(init.rows, init.dim)));
   AlptParams p;
   p.seed = init.seed;
   auto t = std::make_unique<AlptTable>(init, p, spec);

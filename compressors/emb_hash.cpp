@@ -68,10 +68,7 @@ std::unique_ptr<EmbeddingTable> make_hash(const std::string& spec, double budget
   HashParams p;
   p.seed = init.seed;
   p.m = static_cast<int64_t>(std::floor((target - 16) / (4.0 * init.dim)));
-  EC_CHECK(p.m >= 1, kBadInput,
-           spec << ": budget of " << static_cast<int64_t>(target)
-                << " bytes cannot hold one hashed row (" << HashTable::bytes_for(1, init.dim)
-                << " bytes)");
+  if (p.m < 1) budget_unreachable(spec, target, full, "m=1", size_t(HashTable::bytes_for(1, init.dim)));
   auto t = std::make_unique<HashTable>(init, p, spec);
   t->set_budget_note(budget_gap_note(t->bytes() / full, budget, "one row is 4 D bytes"));
   return t;

@@ -138,10 +138,10 @@ std::unique_ptr<EmbeddingTable> make_int(const std::string& spec, double budget,
                                          const TableInit& init) {
   const double full = 4.0 * init.rows * init.dim;
   const double ratio = IntTable<Code>::bytes_for(init.rows, init.dim) / full;
-  EC_CHECK(budget == 0 || ratio <= budget, kBadInput,
-           spec << ": " << 8 * sizeof(Code) << "-bit codes with per-row scales take " << ratio
-                << " of fp32 (" << 8 * sizeof(Code) << "/32 + 1/D); budget " << budget
-                << " cannot be met");
+  if (budget > 0 && ratio > budget)
+    budget_unreachable(spec, budget * full, full,
+                       std::to_string(8 * sizeof(Code)) + "-bit codes with per-row scales",
+                       size_t(IntTable<Code>::bytes_for(init.rows, init.dim)));
   auto t = std::make_unique<IntTable<Code>>(init, spec);
   if (budget > 0) t->set_budget_note(budget_gap_note(ratio, budget, "the code width is fixed"));
   return t;

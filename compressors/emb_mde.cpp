@@ -97,9 +97,11 @@ MdeTableParams mde_solve_budget(const std::string& spec, const TableInit& init,
   };
   // choose_knob keeps the shared rules: the closest setting under the budget, or kBadInput
   // when even alpha = 64 (about one dimension per row) does not fit.
-  const std::vector<KnobChoice> choices = {{knob(hi), size_t(bytes_at(hi)), 1.0},
-                                           {knob(kAlphaMax), size_t(bytes_at(kAlphaMax)), 0.0}};
-  const size_t pick = choose_knob(spec, choices, budget_bytes);
+  // (A smaller alpha keeps more dimensions: more information per row.)
+  const std::vector<KnobChoice> choices = {
+      {knob(hi), size_t(bytes_at(hi)), 1.0, 0}, {knob(kAlphaMax), size_t(bytes_at(kAlphaMax)), 0.0, 0}};
+  const size_t pick =
+      choose_knob(spec, choices, budget_bytes, 4.0 * double(init.rows) * double(init.dim));
   return MdeTableParams{pick == 0 ? hi : kAlphaMax};
 }
 

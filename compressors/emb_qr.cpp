@@ -79,8 +79,11 @@ std::vector<int32_t> solve_qr_collisions(const std::string& spec,
   };
   const std::vector<int32_t> smallest = settings(0.0);
   EC_CHECK(total(smallest) <= max_rows, kBadInput,
-           spec << ": budget of " << max_rows << " rows cannot be met; the smallest QR setting "
-                << "(c_f ~ sqrt(n_f)) takes " << total(smallest) << " rows");
+           spec << ": budget of " << max_rows
+                << " rows is unreachable (cannot be met); the smallest QR setting "
+                << "(c_f ~ sqrt(n_f)) takes " << total(smallest) << " rows, "
+                << double(total(smallest)) / double(field_offsets.back() - field_offsets.front())
+                << " of fp32");
   double lo = 0, hi = 1;
   for (int it = 0; it < 60; ++it) {
     const double mid = 0.5 * (lo + hi);

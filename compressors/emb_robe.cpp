@@ -88,10 +88,9 @@ std::unique_ptr<EmbeddingTable> make_robe(const std::string& spec, double budget
   p.seed = init.seed;
   p.Z = std::min(32, init.dim);
   p.M = static_cast<int64_t>(std::floor((budget * full - 32) / 4.0));
-  EC_CHECK(p.M >= p.Z, kBadInput,
-           spec << ": budget of " << static_cast<int64_t>(budget * full)
-                << " bytes cannot hold one block of Z=" << p.Z << " floats ("
-                << RobeTable::bytes_for(p.Z) << " bytes)");
+  if (p.M < p.Z)
+    budget_unreachable(spec, budget * full, full, "M=Z=" + std::to_string(p.Z),
+                       size_t(RobeTable::bytes_for(p.Z)));
   auto t = std::make_unique<RobeTable>(init, p, spec);
   t->set_budget_note(budget_gap_note(t->bytes() / full, budget, "the array holds whole floats"));
   return t;

@@ -190,29 +190,34 @@ TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, do
         const int64_t b = plan_bytes(prep, R, u, k, nullptr, &cf);
         all.push_back({R, u, k, b, cf >= 0 ? prep.fields[cf].n : 0});
       }
-  // Rank first: among the settings that reach within 2% below the budget once the cache
-  // takes what is left (at most all rows of the smallest TT field), the highest rank, then
-  // the fewest Full fields, then the most bytes before the cache.
-  const Cand* pick = nullptr;
+  // budget.h's rule with the information per row ordered as rank R, then fewer Full
+  // fields, then more fields upgraded to R+1; first among the settings that reach within
+  // 2% below the budget once the cache takes what is left (at most all rows of the
+  // smallest TT field), else among all that fit; none fits: kBadInput "unreachable".
+  auto choice = [&](const Cand& c) {
+    return KnobChoice{knob_string(c.R, c.u, c.k, 0), size_t(c.bytes), double(c.R),
+                      double(F + 1 - c.k) * double(F + 2) + double(c.u)};
+  };
+  std::vector<KnobChoice> window;
+  std::vector<const Cand*> window_cands;
   for (const Cand& c : all) {
     const double reach = double(c.bytes) + double(c.cachable) * row_bytes;
     if (double(c.bytes) > budget_bytes || reach < 0.98 * budget_bytes) continue;
-    if (!pick || c.R > pick->R || (c.R == pick->R && c.k < pick->k) ||
-        (c.R == pick->R && c.k == pick->k && c.bytes > pick->bytes))
-      pick = &c;
+    window.push_back(choice(c));
+    window_cands.push_back(&c);
   }
+  const double full = 4.0 * double(init.rows) * double(init.dim);
+  const Cand* pick = nullptr;
   int64_t cached = 0;
-  if (pick) {
+  if (!window.empty()) {
+    pick = window_cands[choose_knob(spec, window, budget_bytes, full)];
     cached = std::min<int64_t>(
         pick->cachable, static_cast<int64_t>((budget_bytes - double(pick->bytes)) / row_bytes));
   } else {
-    // Nothing reaches the window: the most bytes under the budget (or the smallest
-    // setting when it is at most 2% over), else kBadInput.
     std::vector<KnobChoice> choices;
     choices.reserve(all.size());
-    for (const Cand& c : all)
-      choices.push_back({knob_string(c.R, c.u, c.k, 0), size_t(c.bytes), double(c.R)});
-    pick = &all[choose_knob(spec, choices, budget_bytes)];
+    for (const Cand& c : all) choices.push_back(choice(c));
+    pick = &all[choose_knob(spec, choices, budget_bytes, full)];
   }
   best.R = pick->R;
   best.upgraded = pick->u;

@@ -36,8 +36,9 @@
 // Budget solver ("TT@B"): candidates (R, u, k): rank R in [1, R_max] on the TT fields,
 // the u largest TT fields at rank R+1 (fine steps), the k smallest fields Full, and the
 // cache c taking what is left. Among the candidates that reach within 2% below B the
-// highest R wins, then the fewest Full fields, then the most bytes; when none does, the
-// most bytes <= B (choose_knob), with a note.
+// highest R wins, then the fewest Full fields, then the most upgraded fields (budget.h's
+// rule); when none does, the same rule among all that fit, with a note; none fits:
+// kBadInput "unreachable".
 // "TT" alone is rank R_default on every field where TT is smaller than Full.
 //
 // Init (TT-Rec's sampled Gaussian): every core element ~ N(0, sigma^2) with

@@ -65,8 +65,11 @@ void GqTable::decode_rows(const int64_t* ids, size_t count, float* out) const {
 
 namespace {
 std::unique_ptr<TableCompressor> make_gq_for_budget(const BuildArgs& a) {
-  std::vector<KnobChoice> cands = {{"bits=8", a.n * a.d + 8, 8}, {"bits=16", 2 * a.n * a.d + 8, 16}};
-  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  // Information per row: d bits-per-value; 8 bytes hold the scale and the zero point.
+  std::vector<KnobChoice> cands = {{"bits=8", a.n * a.d + 8, 8.0 * double(a.d), 0},
+                                   {"bits=16", 2 * a.n * a.d + 8, 16.0 * double(a.d), 0}};
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * full, full);
   GqParams p;
   p.bits = best == 0 ? 8 : 16;
   p.seed = a.seed;

@@ -37,6 +37,9 @@ class GqTable final : public TableCompressor {
   void load(BinaryReader& r) override;
   float scale() const { return scale_; }
   float zero_point() const { return zero_; }
+  /// The codes, n * d row-major (for reference decoders in tests); the other is empty.
+  const std::vector<uint8_t>& codes8() const { return codes8_; }
+  const std::vector<uint16_t>& codes16() const { return codes16_; }
 
  private:
   size_t d_;

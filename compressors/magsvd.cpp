@@ -78,10 +78,9 @@ std::vector<size_t> solve_magsvd_ranks(const std::string& spec, size_t d,
   auto bytes = [&](const std::vector<size_t>& r) { return magsvd_bytes(d, r, group_sizes); };
   const std::vector<size_t> ones(g, 1);
   if (double(bytes(ones)) > budget_bytes) {
-    // The same rule as choose_knob: the smallest setting within 2% over is accepted.
-    const std::vector<KnobChoice> only = {{"ranks all 1", bytes(ones), 0}};
-    choose_knob(spec, only, budget_bytes);
-    return ones;
+    size_t n = 0;
+    for (size_t s : group_sizes) n += s;
+    budget_unreachable(spec, budget_bytes, 4.0 * double(n) * double(d), "ranks all 1", bytes(ones));
   }
   if (double(bytes(cap)) <= budget_bytes) return cap;
   double lo = 0, hi = 0;

@@ -79,6 +79,10 @@ class MagSvdTable final : public TableCompressor {
   /// Ranks in use, highest norms first (after compress() when budgeted).
   const std::vector<size_t>& ranks() const { return ranks_; }
   const GroupRemap& remap() const { return remap_; }
+  /// Group k's factors (for reference decoders in tests): coefficients n_k x r_k in
+  /// storage order, V_k^T r_k x d.
+  const FloatMatrix& coef(size_t k) const { return coef_[k]; }
+  const FloatMatrix& vt(size_t k) const { return vt_[k]; }
 
  private:
   size_t d_;

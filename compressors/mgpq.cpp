@@ -90,7 +90,8 @@ MgpqSetting solve_mgpq_budget(const std::string& spec, size_t d,
                   << kMinGroupRows);
   std::vector<KnobChoice> cands;
   std::vector<MgpqSetting> settings;
-  std::vector<double> code_bits;  // sum_k n_k * M * nbits_k
+  size_t n = 0;
+  for (size_t k = 0; k < g; ++k) n += group_sizes[k];
   std::set<std::string> seen;
   for (size_t M = 1; M <= d; ++M) {
     if (d % M) continue;
@@ -107,27 +108,18 @@ MgpqSetting solve_mgpq_budget(const std::string& spec, size_t d,
         }
         std::string knob = s.knob();
         if (!seen.insert(knob).second) continue;
-        cands.push_back({knob, mgpq_bytes(d, s, group_sizes), double(total_bits)});
+        // budget.h's rule: the most code bits per row (averaged over the groups), then
+        // more bits per sub-quantizer (fewer, larger codebooks), then the fewest bytes.
+        cands.push_back({knob, mgpq_bytes(d, s, group_sizes), 0, double(total_bits)});
+        cands.back().info = bits / double(n);
         settings.push_back(std::move(s));
-        code_bits.push_back(bits);
       }
     }
   }
-  // The most code bits that fit (ties: more bits per sub-quantizer, i.e. fewer and larger
-  // codebooks; then fewer bytes). Not PQ@'s "most bytes": with g codebooks, most bytes
-  // buys 2^9-centroid codebooks instead of codes on small tables, and more budget then
-  // gave a worse table (2000 x 64 at 0.5: M=16, 9/8 bits, MSE 0.020 against 0.009 at 0.25).
-  size_t best = cands.size();
-  for (size_t i = 0; i < cands.size(); ++i) {
-    if (double(cands[i].bytes) > budget_bytes) continue;
-    if (best == cands.size() || code_bits[i] > code_bits[best] ||
-        (code_bits[i] == code_bits[best] &&
-         (cands[i].preference > cands[best].preference ||
-          (cands[i].preference == cands[best].preference && cands[i].bytes < cands[best].bytes))))
-      best = i;
-  }
-  // None fits: choose_knob's rule (the smallest within 2% over, else "cannot be met").
-  if (best == cands.size()) best = choose_knob(spec, cands, budget_bytes);
+  // Not "most bytes": with g codebooks, most bytes buys 2^9-centroid codebooks instead of
+  // codes on small tables, and more budget then gave a worse table (2000 x 64 at 0.5:
+  // M=16, 9/8 bits, MSE 0.020 against 0.009 at 0.25).
+  const size_t best = choose_knob(spec, cands, budget_bytes, 4.0 * double(n) * double(d));
   return settings[best];
 }
 

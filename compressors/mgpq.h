@@ -22,9 +22,8 @@
 // b in [4, 8] and t in [0, g - 1], nbits_k = b + 1 for the t highest-norm groups and b
 // for the others (capped as above), the setting with the most code bits
 // (sum_k n_k M nbits_k) whose bytes fit the budget; ties: more bits per sub-quantizer,
-// then fewer bytes. (Not PQ@'s "most bytes": with g codebooks that buys 2^9-centroid
-// codebooks instead of codes on small tables.) When none fits, choose_knob's rule: the
-// smallest setting if at most 2% over, else "cannot be met". The builder already
+// then fewer bytes (budget.h's rule, shared by every solver). When none fits, kBadInput
+// "unreachable (cannot be met)". The builder already
 // rejects a budget the smallest setting (M = 1, 4 bits) misses: its bytes,
 // n + g 16 d 4 + remap_bytes, do not depend on the split.
 //
@@ -93,6 +92,9 @@ class MgpqTable final : public TableCompressor {
 
   const MgpqSetting& setting() const { return setting_; }
   const GroupRemap& remap() const { return remap_; }
+  /// Group k's PQ and codes (n_k * code_size bytes, storage order), for reference decoders.
+  const PqCodec& pq(size_t k) const { return *pq_[k]; }
+  const std::vector<uint8_t>& codes(size_t k) const { return codes_[k]; }
 
  private:
   size_t d_;

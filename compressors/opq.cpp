@@ -67,24 +67,14 @@ std::unique_ptr<TableCompressor> make_opq_pq_for_budget(const BuildArgs& a) {
     for (int nbits = 4; nbits <= 8; ++nbits) {
       const size_t bytes =
           a.n * ((M * nbits + 7) / 8) + (size_t{1} << nbits) * a.d * 4 + a.d * a.d * 4;
+      // budget.h's rule: the most code bits M nbits, then the larger codebooks (nbits).
       cands.push_back({"M=" + std::to_string(M) + ",nbits=" + std::to_string(nbits), bytes,
-                       double(nbits)});
+                       double(M) * nbits, double(nbits)});
       knobs.push_back({int(M), nbits});
     }
   }
-  // Among the settings that fit, the most code bits M nbits (then the most bytes): at
-  // small n the rotation and codebooks take much of the budget, and filling it with a
-  // larger codebook instead of more code bits loses quality.
-  const double budget_bytes = a.budget * 4.0 * double(a.n) * double(a.d);
-  size_t best = cands.size();
-  for (size_t i = 0; i < cands.size(); ++i) {
-    if (double(cands[i].bytes) > budget_bytes) continue;
-    const int bits = knobs[i].first * knobs[i].second;
-    if (best == cands.size() || bits > knobs[best].first * knobs[best].second ||
-        (bits == knobs[best].first * knobs[best].second && cands[i].bytes > cands[best].bytes))
-      best = i;
-  }
-  if (best == cands.size()) best = choose_knob(a.full_spec, cands, budget_bytes);
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * full, full);
   OpqParams op;
   op.M = knobs[best].first;
   // Half of OPQ{M}'s default outer iterations: at dsub = 2 and 256 centroids each one

@@ -28,10 +28,13 @@ PcaTransform::PcaTransform(size_t d_in, PcaParams params) : params_(params) {
 void PcaTransform::train(MatrixView<float> x) {
   check_train_input(spec(), x, d_in(), min_train_rows());
   pca_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
-  // The full d x d eigenvector matrix is only needed to derive A during training: keeping
-  // it would make memory and saved indexes larger than model_bytes() says.
+  // The full d x d eigenvector matrix and the d eigenvalues are only needed to derive A
+  // during training: keeping them would make memory and saved indexes larger than the
+  // budget formula (A, mean, b) says.
   pca_.PCAMat.clear();
   pca_.PCAMat.shrink_to_fit();
+  pca_.eigenvalues.clear();
+  pca_.eigenvalues.shrink_to_fit();
 }
 
 void PcaTransform::apply(MatrixView<float> x, float* xt) const {
@@ -61,14 +64,17 @@ std::vector<std::string> pca_family_specs(size_t d) {
 namespace {
 std::unique_ptr<TableCompressor> make_pca_for_budget(const BuildArgs& a) {
   // PCA@B keeps float32 rows; PCA+SQ{b}@B scalar-quantizes them to b bits:
-  //   bytes(k) = n ceil(k b / 8) + 4 (k d + d) (A and the mean) + [SQ: 2 k 4 (ranges)]
+  //   bytes(k) = n ceil(k b / 8) + 4 (k d + d + k) (A, the mean and FAISS's bias b)
+  //              + [SQ: 2 k 4 (ranges)]
   const int bits = a.groups.size() > 1 && !a.groups[1].empty() ? std::stoi(a.groups[1]) : 32;
   std::vector<KnobChoice> cands;
   for (size_t k = 1; k <= a.d; ++k) {
-    const size_t model = 4 * (k * a.d + a.d) + (bits == 32 ? 0 : 2 * k * 4);
-    cands.push_back({"d_out=" + std::to_string(k), a.n * ((k * bits + 7) / 8) + model, 0});
+    const size_t model = 4 * (k * a.d + a.d + k) + (bits == 32 ? 0 : 2 * k * 4);
+    cands.push_back({"d_out=" + std::to_string(k), a.n * ((k * bits + 7) / 8) + model,
+                     double(k) * bits, 0});
   }
-  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * full, full);
   PcaParams p;
   p.d_out = static_cast<int>(best + 1);
   std::vector<std::unique_ptr<Transform>> ts;
@@ -83,7 +89,7 @@ std::unique_ptr<TableCompressor> make_pca_for_budget(const BuildArgs& a) {
   }
   auto t = std::make_unique<CodecTable>(
       std::make_unique<Pipeline>(std::move(ts), std::move(codec)), a.full_spec, cands[best].knob);
-  t->set_budget(a.budget, "d_out is an integer: one more component costs n b / 8 + 4 d bytes");
+  t->set_budget(a.budget, "d_out is an integer: one more component costs n b / 8 + 4 (d + 1) bytes");
   return t;
 }
 

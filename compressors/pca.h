@@ -1,8 +1,9 @@
 // PCA{d_out}: projection on the d_out leading principal components (FAISS PCAMatrix).
 //   apply:   xt = A (x - mean)        A: d_out x d_in, orthonormal rows
 //   reverse: x  = A^T xt + mean       (least squares)
-//   model_bytes = (d_out * d_in + d_in) * 4  (A and the mean; FAISS's bias b = -A mean
-//                 is derived from them)
+//   model_bytes = (d_out * d_in + d_in + d_out) * 4  (A, the mean and FAISS's bias
+//                 b = -A mean, which apply uses; the eigenvalues are freed after training
+//                 and counted if a loaded model still has them)
 // On its own ("PCA64") the projected rows are stored as float32 (Flat codec); composed
 // ("PCA64,SQ8") they are handed to the codec.
 #pragma once
@@ -32,7 +33,8 @@ class PcaTransform final : public Transform {
   void save(BinaryWriter& w) const override;
   void load(BinaryReader& r) override;
   size_t model_bytes() const override {
-    return (pca_.A.size() + pca_.mean.size()) * sizeof(float);
+    return (pca_.A.size() + pca_.mean.size() + pca_.b.size() + pca_.eigenvalues.size()) *
+           sizeof(float);
   }
 
  private:

@@ -35,7 +35,7 @@ class PqCodec final : public Codec {
   bool is_trained() const override { return trained_; }
   void train(MatrixView<float> x) override;
   size_t code_size() const override { return pq_.code_size; }
-  size_t model_bytes() const override { return pq_.centroids.size() * sizeof(float); }
+  size_t model_bytes() const override { return pq_.M * pq_.ksub * pq_.dsub * sizeof(float); }
   void encode(MatrixView<float> x, uint8_t* codes) const override;
   void decode(const uint8_t* codes, size_t n, float* x) const override;
   void save(BinaryWriter& w) const override;

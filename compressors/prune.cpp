@@ -211,11 +211,10 @@ std::unique_ptr<TableCompressor> make_prune_for_budget(const BuildArgs& a) {
     return lo;
   };
   const size_t csr = largest(SparseLayout::kCsr), coo = largest(SparseLayout::kCoo);
-  EC_CHECK(std::max(csr, coo) >= 1, kBadInput,
-           a.full_spec << ": budget cannot be met: even one kept value needs "
-                       << std::min(sparse_bytes(SparseLayout::kCsr, a.n, a.d, 1),
-                                   sparse_bytes(SparseLayout::kCoo, a.n, a.d, 1))
-                       << " bytes");
+  if (std::max(csr, coo) < 1)
+    budget_unreachable(a.full_spec, budget_bytes, 4.0 * double(a.n) * double(a.d), "nnz=1",
+                       std::min(sparse_bytes(SparseLayout::kCsr, a.n, a.d, 1),
+                                sparse_bytes(SparseLayout::kCoo, a.n, a.d, 1)));
   PruneParams p;
   p.layout = csr >= coo ? SparseLayout::kCsr : SparseLayout::kCoo;
   p.nnz = std::max(csr, coo);

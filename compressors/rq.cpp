@@ -20,6 +20,13 @@ RqCodec::RqCodec(size_t d, RqParams params) : params_(params) {
   rq_.max_beam_size = params_.max_beam_size;
   rq_.cp.seed = static_cast<int>(params_.seed & 0x7fffffff);
   rq_.cp.max_points_per_centroid = 1 << 30;  // we subsample ourselves, reproducibly
+  // FAISS would compute codebook_cross_products ((M 2^nbits)^2 floats: 16.8 MB for RQ8x8)
+  // and cent_norms after training. They serve only the LUT beam search (use_beam_LUT = 1)
+  // and the norm-encoding search types; our encoder (use_beam_LUT = 0, ST_decompress)
+  // never reads them, so they are not computed and model_bytes() (the codebooks) is all
+  // the codec keeps.
+  rq_.train_type |= faiss::ResidualQuantizer::Skip_codebook_tables;
+  rq_.use_beam_LUT = 0;
 }
 
 std::string RqCodec::spec() const {
@@ -47,8 +54,8 @@ void RqCodec::decode(const uint8_t* codes, size_t n, float* x) const {
   rq_.decode(codes, x, n);
 }
 
-/// The codebooks (sum over stages of 2^nbits * d floats); the lookup tables the encoder
-/// uses are recomputed from them on load, as FAISS does after training.
+/// The codebooks (sum over stages of 2^nbits * d floats); nothing else is needed to
+/// encode or decode (see the constructor).
 void RqCodec::save(BinaryWriter& w) const {
   EC_CHECK(trained_, kRuntime, spec() << ": save before train");
   w.put_vector(rq_.codebooks);
@@ -57,7 +64,6 @@ void RqCodec::save(BinaryWriter& w) const {
 void RqCodec::load(BinaryReader& r) {
   rq_.codebooks = r.get_vector<float>(rq_.total_codebook_size * rq_.d);
   rq_.is_trained = true;
-  rq_.compute_codebook_tables();
   trained_ = true;
 }
 
@@ -74,13 +80,15 @@ std::unique_ptr<TableCompressor> make_rq_for_budget(const BuildArgs& a) {
       if (a.n < (size_t{1} << nbits)) continue;  // too few rows to train the codebooks
       const size_t bytes = a.n * ((size_t(M) * nbits + 7) / 8) +
                            size_t(M) * (size_t{1} << nbits) * a.d * 4;
+      // budget.h's rule: the most code bits M nbits, then the larger codebooks (nbits).
       cands.push_back({"M=" + std::to_string(M) + ",nbits=" + std::to_string(nbits), bytes,
-                       double(nbits)});
+                       double(M) * nbits, double(nbits)});
       knobs.push_back({M, nbits});
     }
   }
   EC_CHECK(!cands.empty(), kBadInput, a.full_spec << ": RQ needs at least 16 rows");
-  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * full, full);
   RqParams p;
   p.M = knobs[best].first;
   p.nbits = knobs[best].second;
@@ -88,7 +96,8 @@ std::unique_ptr<TableCompressor> make_rq_for_budget(const BuildArgs& a) {
   auto t = std::make_unique<CodecTable>(std::make_unique<RqCodec>(a.d, p), a.full_spec,
                                         cands[best].knob);
   t->set_budget(a.budget, "RQ@ uses at most M=" + std::to_string(kMaxBudgetStages) +
-                              " stages of 4 to 8 bits (encoding cost grows with M 2^nbits)");
+                              " stages of 4 to 8 bits (encoding cost grows with M 2^nbits), and the most "
+                              "code bits M nbits are preferred over more bytes");
   return t;
 }
 

@@ -2,8 +2,9 @@
 // with beam search, Babenko & Lempitsky's AQ family). M codebooks of 2^nbits centroids in
 // the full d dimensions; stage m quantizes the residual of stages 0..m-1.
 //   code_size   = ceil(M * nbits / 8)
-//   model_bytes = M * 2^nbits * d * 4 (the codebooks; FAISS's encode-time cross-product
-//                 cache is derived from them and not counted)
+//   model_bytes = M * 2^nbits * d * 4 (the codebooks: all the codec keeps; FAISS's
+//                 codebook cross products and norms, used only by its LUT beam search,
+//                 are never computed)
 #pragma once
 
 #include <faiss/impl/ResidualQuantizer.h>

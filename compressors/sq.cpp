@@ -58,9 +58,10 @@ std::unique_ptr<TableCompressor> make_sq_for_budget(const BuildArgs& a) {
   for (int nbits : {4, 6, 8, 16}) {
     size_t model = nbits == 16 ? 0 : 2 * a.d * 4;
     cands.push_back({"nbits=" + std::to_string(nbits), a.n * ((a.d * nbits + 7) / 8) + model,
-                     double(nbits)});
+                     double(a.d) * nbits, 0});
   }
-  const size_t best = choose_knob(a.full_spec, cands, a.budget * 4.0 * double(a.n) * double(a.d));
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const size_t best = choose_knob(a.full_spec, cands, a.budget * full, full);
   SqParams p;
   p.nbits = std::stoi(cands[best].knob.substr(6));
   auto t = std::make_unique<CodecTable>(std::make_unique<SqCodec>(a.d, p), a.full_spec,

@@ -149,9 +149,7 @@ std::unique_ptr<TableCompressor> make_svd_for_budget(const BuildArgs& a) {
   const double nd = double(a.n) * double(a.d);
   const size_t rank = static_cast<size_t>(std::floor(nd * a.budget / double(a.n + a.d)));
   const size_t max_rank = std::min(a.n, a.d);
-  EC_CHECK(rank >= 1, kBadInput,
-           a.full_spec << ": budget cannot be met: rank 1 takes " << 4 * (a.n + a.d)
-                       << " bytes, the budget allows " << size_t(a.budget * 4 * nd));
+  if (rank < 1) budget_unreachable(a.full_spec, a.budget * 4 * nd, 4 * nd, "rank=1", 4 * (a.n + a.d));
   RsvdParams p;
   p.rank = std::min(rank, max_rank);
   p.seed = a.seed;

@@ -51,6 +51,9 @@ class SvdTable final : public TableCompressor {
   void save(BinaryWriter& w) const override;
   void load(BinaryReader& r) override;
   void decode_range(size_t start, size_t count, float* out) const override;
+  /// The stored factors (for reference decoders in tests): U S (n x rank), V^T (rank x d).
+  const FloatMatrix& coef() const { return coef_; }
+  const FloatMatrix& vt() const { return vt_; }
 
  private:
   size_t d_;

@@ -441,9 +441,11 @@ std::unique_ptr<TableCompressor> make_tt_for_budget(const BuildArgs& a) {
   const TtShape s = TtShape::for_table(a.n, a.d);
   const size_t rmax = s.useful_rank();
   std::vector<KnobChoice> cands;
-  for (size_t R = 1; R <= rmax; ++R) cands.push_back({"R=" + std::to_string(R), tt_bytes(s, R), 0});
-  const double budget_bytes = a.budget * 4.0 * double(a.n) * double(a.d);
-  const size_t best = choose_knob(a.full_spec, cands, budget_bytes);
+  for (size_t R = 1; R <= rmax; ++R)
+    cands.push_back({"R=" + std::to_string(R), tt_bytes(s, R), double(R), 0});
+  const double full = 4.0 * double(a.n) * double(a.d);
+  const double budget_bytes = a.budget * full;
+  const size_t best = choose_knob(a.full_spec, cands, budget_bytes, full);
   TtParams p;
   p.R = int(std::min<size_t>(best + 1, size_t(INT_MAX)));
   auto t = std::make_unique<TtTable>(a.d, p, a.full_spec, a.n);

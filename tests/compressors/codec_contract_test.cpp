@@ -110,7 +110,7 @@ Sizes documented_sizes(const std::string& spec, size_t d) {
     auto ceil8 = [](size_t bits) { return (bits + 7) / 8; };
     if (std::regex_match(c, m, std::regex("PCA([0-9]+)"))) {
       size_t k = std::stoul(m[1]);
-      s.model += (k * d + d) * 4;
+      s.model += (k * d + d + k) * 4;  // A, the mean and the bias b
       d = k;
     } else if (std::regex_match(c, m, std::regex("OPQ([0-9]+)"))) {
       s.model += d * d * 4;

@@ -7,10 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
+#include <regex>
 
+#include "compressors/emb_mde.h"
 #include "compressors/emb_params.h"
 #include "compressors/emb_table.h"
+#include "compressors/emb_tt.h"
 #include "toolkit/error.h"
 
 namespace embcomp::ctr {
@@ -22,7 +27,8 @@ TableInit layout() {
   init.dim = 8;
   init.field_offsets = {0, 10, 300, 1200, 2000};
   init.counts.resize(2000);
-  for (int i = 0; i < 2000; ++i) init.counts[i] = static_cast<uint32_t>(1 + 5000 / (1 + (i * 13) % 97));
+  for (int i = 0; i < 2000; ++i)
+    init.counts[i] = static_cast<uint32_t>(1 + 5000 / (1 + (i * 13) % 97));
   init.optimizer.kind = OptimizerConfig::Kind::kAdam;
   init.optimizer.lr = 0.01f;
   init.seed = 3;
@@ -49,11 +55,103 @@ std::vector<std::string> contract_specs() {
 
 class TableContract : public ::testing::TestWithParam<std::string> {};
 
+/// Integers of a knob string in order ("R=3,up=1,full=0,cached=5" -> 3 1 0 5; "c=4/0/7" ->
+/// 4 0 7).
+std::vector<int64_t> knob_ints(const std::string& knob) {
+  std::vector<int64_t> v;
+  static const std::regex num("[0-9]+(\\.[0-9]*)?(e[-+]?[0-9]+)?");
+  for (auto it = std::sregex_iterator(knob.begin(), knob.end(), num); it != std::sregex_iterator();
+       ++it)
+    v.push_back(std::stoll(it->str()));
+  return v;
+}
+
+/// bytes() from the method's memory formula in docs/ctr_tables.md, computed here from the
+/// knob and the layout: a count independent of the table's own buffers() list and bytes().
+/// -1 for a method with no formula here (the caller fails).
+int64_t documented_bytes(const std::string& name, const std::string& knob, const TableInit& in,
+                         double budget) {
+  const int64_t N = in.rows, D = in.dim, F = int64_t(in.field_offsets.size()) - 1;
+  const std::vector<int64_t> k = knob_ints(knob);
+  if (name == "Full") return 4 * N * D;
+  if (name == "Hash") return 4 * k.at(0) * D + 16;                                // rows=m
+  if (name == "ROBE") return 4 * k.at(0) + 32;                                    // M=..,Z=..
+  if (name == "AdaEmbed") return 4 * D * (k.at(0) + k.at(1)) + 4 * k.at(0) + 16;  // hot=K,hashed=H
+  if (name == "INT8" || name == "ALPT") return N * D + 4 * N;
+  if (name == "INT16") return 2 * N * D + 4 * N;
+  if (name == "QR" || name == "QRsum") {  // c=c_1/../c_F: rows_f = n_f or ceil(n_f / c_f) + c_f
+    int64_t rows = 0;
+    for (int64_t f = 0; f < F; ++f) {
+      const int64_t n = in.field_offsets[f + 1] - in.field_offsets[f], c = k.at(f);
+      rows += c == 0 ? n : (n + c - 1) / c + c;
+    }
+    return 4 * D * rows + 4 * F;
+  }
+  if (name == "DHE") {  // k=..,L=..,w=..
+    const int64_t kk = k.at(0), L = k.at(1), w = k.at(2);
+    return 4 * (kk * w + w + (L - 1) * (w * w + w) + w * D + D) + 16 * kk;
+  }
+  if (name == "TT") {  // R=..,up=..,full=..,cached=..: the field shapes from tt_plan
+    TtTableParams p;
+    p.R = int(k.at(0));
+    p.upgraded = int(k.at(1));
+    p.full_fields = int(k.at(2));
+    p.cached = k.at(3);
+    int64_t floats = 0;
+    for (const TtFieldLayout& L : tt_plan(in, p)) {
+      if (L.full) {
+        floats += L.n * D;
+        continue;
+      }
+      const int64_t R = L.R;
+      floats += L.nk[0] * L.dk[0] * R + L.nk[1] * L.dk[1] * R * R + L.nk[2] * L.dk[2] * R;
+    }
+    return 4 * floats + p.cached * (4 * D + 4);
+  }
+  if (name == "MDE") {  // alpha: d*_f = clamp(D p_f^alpha, 1, D) with p_f relative popularity
+    // The knob prints alpha to 6 digits, which can move a block boundary m_f: NAME@B takes
+    // the solver's exact alpha (the knob value), the formula below is this test's own.
+    const double alpha =
+        budget > 0 ? mde_solve_budget("MDE@x", in, budget * (4.0 * double(N) * double(D))).alpha
+                   : std::stod(knob.substr(knob.find('=') + 1));
+    std::vector<double> pop(F);
+    for (int64_t f = 0; f < F; ++f) {
+      double total = 0, distinct = 0;
+      for (int64_t r = in.field_offsets[f]; r < in.field_offsets[f + 1]; ++r) {
+        total += in.counts.at(r);
+        distinct += in.counts[r] > 0;
+      }
+      pop[f] = total / distinct;
+    }
+    const double pmax = *std::max_element(pop.begin(), pop.end());
+    int64_t floats = 0;
+    for (int64_t f = 0; f < F; ++f) {
+      const int64_t n = in.field_offsets[f + 1] - in.field_offsets[f];
+      const double dstar = std::clamp(D * std::pow(pop[f] / pmax, alpha), 1.0, double(D));
+      const int64_t lo = int64_t(dstar), m = lo >= D ? 0 : std::llround((dstar - lo) * n);
+      auto block = [&](int64_t rows, int64_t d) { return rows * d + (d < D ? d * D : 0); };
+      if (m > 0) floats += block(m, lo + 1);
+      if (m < n) floats += block(n - m, lo);
+    }
+    return 4 * floats;
+  }
+  return -1;
+}
+
+/// The fraction of a 0.3 budget the method uses at least on layout(): 0.9, except the gaps
+/// by design listed with their measured fraction (0.01 below it is allowed).
+double min_used_at_03(const std::string& name) {
+  static const std::map<std::string, double> gaps = {};
+  const auto it = gaps.find(name);
+  return it == gaps.end() ? 0.9 : it->second - 0.01;
+}
+
 TEST(TableContractCoverage, EveryRegisteredMethodIsCovered) {
   const auto specs = contract_specs();
   for (const auto& m : table_methods())
-    EXPECT_TRUE(std::any_of(specs.begin(), specs.end(),
-                            [&](const std::string& s) { return s.substr(0, s.find('@')) == m.name; }))
+    EXPECT_TRUE(
+        std::any_of(specs.begin(), specs.end(),
+                    [&](const std::string& s) { return s.substr(0, s.find('@')) == m.name; }))
         << m.name << " builds neither as " << m.name << " nor as " << m.name << "@0.3";
   EXPECT_GE(table_methods().size(), 12u);
 }
@@ -71,12 +169,23 @@ TEST_P(TableContract, RegisteredWithCanonicalSpecAndExactBytes) {
   EXPECT_EQ(t->dim(), 8);
   size_t sum = 0;
   for (const auto& b : t->buffers()) sum += b.second;
-  EXPECT_EQ(static_cast<int64_t>(sum), t->bytes()) << "buffers() must be every counted array";
+  // Three counts that must agree: the formula (computed here), bytes(), buffers().
+  const int64_t want =
+      documented_bytes(name, t->knob(), layout(), spec.find('@') == std::string::npos ? 0.0 : 0.3);
+  ASSERT_GE(want, 0) << "add " << name
+                     << "'s bytes formula (docs/ctr_tables.md) to documented_bytes";
+  EXPECT_EQ(t->bytes(), want) << spec << " knob " << t->knob();
+  EXPECT_EQ(static_cast<int64_t>(sum), want) << "buffers() must be every counted array";
   if (spec.find('@') != std::string::npos) {
     EXPECT_FALSE(t->knob().empty());
-    const double actual = double(t->bytes()) / (4.0 * 2000 * 8);
-    EXPECT_LE(actual, 0.3);
-    EXPECT_TRUE(actual >= 0.98 * 0.3 || !t->budget_note().empty()) << actual;
+    const double full = 4.0 * 2000 * 8;
+    EXPECT_LE(double(t->bytes()), 0.3 * full) << t->knob();
+    // At least 90% of the budget, except the fixed-width codes (by design, measured here):
+    // INT8 and ALPT store 8-bit codes and a float per row, 8/32 + 1/D = 0.375 of fp32 at
+    // D = 8, which is 1.25 of 0.3: they do not build at 0.3 at all (not in this list).
+    const double used = double(t->bytes()) / (0.3 * full);
+    EXPECT_GE(used, min_used_at_03(name)) << spec << " knob " << t->knob() << " uses " << used;
+    EXPECT_EQ(t->budget_note().empty(), used >= 0.98) << spec << ": " << t->budget_note();
   }
 }
 
@@ -94,7 +203,8 @@ std::pair<double, double> train(EmbeddingTable& t, const std::vector<int64_t>& i
   const double before = mse();
   for (int s = 0; s < steps; ++s) {
     t.lookup(ids.data(), int64_t(ids.size()), out.data());
-    for (size_t i = 0; i < out.size(); ++i) grad[i] = 2.0f * (out[i] - target[i]) / float(out.size());
+    for (size_t i = 0; i < out.size(); ++i)
+      grad[i] = 2.0f * (out[i] - target[i]) / float(out.size());
     t.backward(ids.data(), int64_t(ids.size()), grad.data());
     t.step();
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -76,19 +77,24 @@ inline int64_t buffers_total(EmbeddingTable& t) {
   return sum;
 }
 
-/// "spec@B" for B in {0.5, 0.1, 0.01}: actual = bytes/(4ND) <= B and >= 0.98 B unless the
-/// table explains why in budget_note(); buffers() sum to bytes(). Returns the actuals.
-inline std::vector<double> expect_budgets_met(const std::string& name, const TableInit& init) {
+/// "spec@B" for B in {0.5, 0.1, 0.01}: bytes <= B 4 N D exactly, and bytes >= 0.9 B 4 N D
+/// unless gaps lists B with the fraction of the budget used by design (measured; 0.01 below
+/// it is allowed, so a solver that starts wasting more fails); a gap of more than 2% has a
+/// budget_note(); buffers() sum to bytes(). Returns the actuals (bytes / (4 N D)).
+inline std::vector<double> expect_budgets_met(const std::string& name, const TableInit& init,
+                                              const std::map<double, double>& gaps = {}) {
   std::vector<double> actual;
   for (double b : {0.5, 0.1, 0.01}) {
     const std::string spec = name + "@" + (b == 0.5 ? "0.5" : b == 0.1 ? "0.1" : "0.01");
     auto t = make_embedding_table(spec, init);
-    const double a = double(t->bytes()) / (4.0 * init.rows * init.dim);
+    const double full = 4.0 * double(init.rows) * init.dim;
+    const double a = double(t->bytes()) / full;
     EXPECT_EQ(t->spec(), spec);
-    EXPECT_LE(a, b) << spec << " knob " << t->knob();
-    if (t->budget_note().empty()) {
-      EXPECT_GE(a, 0.98 * b) << spec << " knob " << t->knob();
-    }
+    EXPECT_LE(double(t->bytes()), b * full) << spec << " knob " << t->knob();
+    const auto gap = gaps.find(b);
+    EXPECT_GE(a / b, gap == gaps.end() ? 0.9 : gap->second - 0.01)
+        << spec << " knob " << t->knob() << " note " << t->budget_note();
+    EXPECT_EQ(t->budget_note().empty(), a >= 0.98 * b) << spec << ": " << t->budget_note();
     EXPECT_EQ(buffers_total(*t), t->bytes()) << spec;
     actual.push_back(a);
   }

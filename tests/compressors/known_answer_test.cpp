@@ -37,8 +37,8 @@ FloatMatrix rows(std::initializer_list<std::initializer_list<float>> r) {
 TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(float_to_bf16(1.0f), 0x3F80);
   EXPECT_EQ(float_to_bf16(-2.0f), 0xC000);
-  EXPECT_EQ(float_to_bf16(1.00390625f), 0x3F80);  // 1 + 2^-8: halfway, to even (down)
-  EXPECT_EQ(float_to_bf16(1.01171875f), 0x3F82);  // 1 + 3 * 2^-8: halfway, to even (up)
+  EXPECT_EQ(float_to_bf16(1.00390625f), 0x3F80);    // 1 + 2^-8: halfway, to even (down)
+  EXPECT_EQ(float_to_bf16(1.01171875f), 0x3F82);    // 1 + 3 * 2^-8: halfway, to even (up)
   EXPECT_EQ(float_to_bf16(1.0048828125f), 0x3F81);  // above halfway: up
   EXPECT_EQ(float_to_bf16(FLT_MAX), 0x7F7F);        // saturates instead of overflowing
   EXPECT_EQ(float_to_bf16(-FLT_MAX), 0xFF7F);
@@ -99,9 +99,9 @@ TEST(Binary, SignBitsAndLevels) {
   EXPECT_EQ(codes, (std::vector<uint8_t>{0xA5, 0x01, 0x4A, 0x00}));
   std::vector<float> rec(18);
   c.decode(codes.data(), 2, rec.data());
-  EXPECT_FLOAT_EQ(rec[0], 1.0f);    // mean of the positive values of dim 0
+  EXPECT_FLOAT_EQ(rec[0], 1.0f);  // mean of the positive values of dim 0
   EXPECT_FLOAT_EQ(rec[9], -1.0f);
-  EXPECT_FLOAT_EQ(rec[4], 0.0f);    // dim 4 never above 0: level = mean of the rest
+  EXPECT_FLOAT_EQ(rec[4], 0.0f);  // dim 4 never above 0: level = mean of the rest
 }
 
 TEST(Binary, MedianThreshold) {
@@ -149,8 +149,7 @@ TEST(Pq, RejectsIndivisibleDimension) {
     make_codec("PQ32x8", 100);
     FAIL() << "PQ32x8 accepted at d=100";
   } catch (const Error& e) {
-    EXPECT_NE(e.message().find("d=100 is not divisible by M=32"), std::string::npos)
-        << e.message();
+    EXPECT_NE(e.message().find("d=100 is not divisible by M=32"), std::string::npos) << e.message();
   }
 }
 
@@ -166,7 +165,7 @@ TEST(Pca, ReconstructsDataOnALineExactly) {
   auto codec = make_codec("PCA1", 3);
   codec->train(x.view());
   EXPECT_EQ(codec->code_size(), 4u);
-  EXPECT_EQ(codec->model_bytes(), (1u * 3 + 3) * 4);
+  EXPECT_EQ(codec->model_bytes(), (1u * 3 + 3 + 1) * 4);  // A, the mean, the bias b
   auto codes = encode_all(*codec, x);
   std::vector<float> rec(150);
   codec->decode(codes.data(), 50, rec.data());

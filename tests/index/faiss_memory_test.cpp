@@ -38,6 +38,13 @@ TEST_P(MemoryThreeWays, PredictedAgreesWithFileAndRss) {
   EXPECT_NEAR(double(rss) / predicted, 1.0, 0.05) << method << " " << structure;
 }
 
+// Not covered yet: FAISS's own RQ indexes. Measured (n = 20000, d = 64): RQ4x8 Flat, RQ4x6
+// IVF64 and PCA32,RQ4x6 Flat all miss the file check and have RSS / predicted = 1.08, 1.12,
+// 1.10: FAISS computes the codebook cross products after training (counted by
+// index/faiss_memory.cpp) but does not store them, and read_index rebuilds other tables.
+// The fix is in index/ (train with ResidualQuantizer::Skip_codebook_tables, as
+// compressors/rq.cpp does, and predict what read_index keeps); RQ4x8 Flat also trains for
+// ~2.5 minutes here.
 INSTANTIATE_TEST_SUITE_P(Structures, MemoryThreeWays,
                          ::testing::Values(std::make_pair("SQ8", "Flat"),
                                            std::make_pair("SQ8", "IVF64"),
