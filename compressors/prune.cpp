@@ -108,7 +108,11 @@ void PruneTable::compress(MatrixView<float> x) {
            spec_ << ": was sized for n=" << n_expected_ << " rows, got " << x.n);
   auto t0 = std::chrono::steady_clock::now();
   const size_t nnz = params_.nnz;
-  auto [t, ties] = select_threshold(x, nnz);
+  // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot use a
+  // structured binding inside the OpenMP region below.
+  const auto [t_sel, ties_sel] = select_threshold(x, nnz);
+  const uint32_t t = t_sel;
+  const size_t ties = ties_sel;
   auto t1 = std::chrono::steady_clock::now();
   // Count kept entries per row (ties taken in row-major order: a sequential prefix).
   std::vector<size_t> per_row(x.n, 0);

@@ -251,8 +251,10 @@ size_t tt_bytes(const TtShape& s, size_t R) {
 
 void tt_decode_row_ref(const TtShape& s, size_t R, const float* g1, const float* g2,
                        const float* g3, size_t i, float* out) {
-  const auto& [n1, n2, n3] = s.nk;
-  const auto& [d1, d2, d3] = s.dk;
+  // Plain variables, not structured bindings: clang 14 (the fuzz build) cannot use
+  // structured bindings inside OpenMP regions.
+  const size_t n1 = s.nk[0], n2 = s.nk[1], n3 = s.nk[2];
+  const size_t d1 = s.dk[0], d2 = s.dk[1], d3 = s.dk[2];
   (void)n1;
   const size_t i3 = i % n3, i2 = (i / n3) % n2, i1 = i / (n2 * n3);
   for (size_t j = 0; j < s.d; ++j) {
@@ -333,9 +335,10 @@ void TtTable::compress(MatrixView<float> x) {
   gram2 = {};
 
   // Pass 3: G2[i2][r][j2][s] = (Y_k2 V2)[r][s] for k2 = i2 d2 + j2.
-  const auto& [n1, n2, n3] = s.nk;
-  const auto& [d1, d2, d3] = s.dk;
-  (void)n1;
+  // Plain variables, not structured bindings: clang 14 (the fuzz build) cannot use
+  // structured bindings inside OpenMP regions.
+  const size_t n2 = s.nk[1], n3 = s.nk[2];
+  const size_t d2 = s.dk[1], d3 = s.dk[2];
   std::vector<float> g2(checked_mul(checked_mul(n2 * R, d2), R), 0.0f);
   const int nthreads = omp_get_max_threads();
   std::vector<float> yv(size_t(nthreads) * r1 * r2);
@@ -391,8 +394,10 @@ void TtTable::decode_range(size_t start, size_t count, float* out) const {
 
 void TtTable::decode_checked(const int64_t* ids, size_t count, float* out) const {
   if (count == 0) return;
-  const auto& [n1, n2, n3] = shape_.nk;
-  const auto& [d1, d2, d3] = shape_.dk;
+  // Plain variables, not structured bindings: clang 14 (the fuzz build) cannot use
+  // structured bindings inside OpenMP regions.
+  const size_t n1 = shape_.nk[0], n2 = shape_.nk[1], n3 = shape_.nk[2];
+  const size_t d1 = shape_.dk[0], d2 = shape_.dk[1], d3 = shape_.dk[2];
   (void)n1;
   const size_t R = rank(), D = shape_.padded_d(), d = d_;
   // Rows grouped by prefix (i1, i2) = id / n3, which shares Z; stable, so a sorted batch

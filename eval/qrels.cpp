@@ -178,7 +178,10 @@ Run read_trec_run(std::istream& in, const std::string& name) {
   EC_CHECK(!in.bad(), kBadInput, name << ": read error after line " << lineno);
   EC_CHECK(!entries.empty(), kBadInput, name << ": the run is empty");
   Run run;
-  for (auto& [qid, list] : entries) {
+  for (auto& entry : entries) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const auto& qid = entry.first;
+    auto& list = entry.second;
     // Duplicates: sort positions by (docid, line) and compare neighbours.
     std::vector<size_t> order(list.size());
     std::iota(order.begin(), order.end(), size_t(0));

@@ -19,6 +19,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   python3-matplotlib python3-faiss
+  # scripts/run_fuzz.sh: clang with libFuzzer and the sanitizer runtimes (both in
+  # libclang-rt-14-dev on bookworm) and clang's OpenMP runtime
+  clang libclang-rt-14-dev libomp-dev
 )
 
 log() { echo "[setup] $*" >&2; }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of tests/fuzz with clang (ASan + UBSan + libFuzzer) in
+# build-fuzz/, writes their seed corpora, and runs each harness on a time or run budget.
+# Prints per harness: execs, crashes. Exit status 1 when any harness crashed; crash
+# inputs are kept in build-fuzz/findings/<harness>/ (libFuzzer's crash-*/oom-*/timeout-*).
+#
+# Usage: scripts/run_fuzz.sh [SECONDS_PER_HARNESS | --runs N] [HARNESS...]
+#          default 60 seconds each; --runs N runs N inputs each (the long campaign: 1000000)
+#          HARNESS names (vec_readers, own_index, ...) limit the run to those.
+# Env:   EMBCOMP_FUZZ_DIR     build folder (default: build-fuzz)
+#        EMBCOMP_FUZZ_CORPUS  corpus folder kept between runs (default: build-fuzz/corpus)
+#        EMBCOMP_FUZZ_STRICT=1  exceptions other than embcomp::Error count as crashes
+#        FUZZ_ARGS            extra libFuzzer flags
+set -euo pipefail
+cd "$(dirname "$0")/.."
+budget=(-max_total_time=60)
+label="60 s"
+if [ "${1:-}" = --runs ]; then
+  [ -n "${2:-}" ] || { echo "run_fuzz: --runs needs a count" >&2; exit 2; }
+  budget=(-runs="$2"); label="$2 runs"; shift 2
+elif [ -n "${1:-}" ] && [[ "$1" =~ ^[0-9]+$ ]]; then
+  budget=(-max_total_time="$1"); label="$1 s"; shift
+fi
+build_dir="${EMBCOMP_FUZZ_DIR:-build-fuzz}"
+corpus_root="${EMBCOMP_FUZZ_CORPUS:-$build_dir/corpus}"
+command -v clang++ >/dev/null || { echo "run_fuzz: clang++ is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+
+launcher=()
+if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+mkdir -p "$build_dir"
+CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBCOMP_FUZZ=ON \
+  -DEMBCOMP_BUILD_TESTS=OFF -DEMBCOMP_BUILD_BENCHMARKS=OFF "${launcher[@]}" >"$build_dir/cmake.log" 2>&1 ||
+  { cat "$build_dir/cmake.log" >&2; echo "run_fuzz: cmake configure failed" >&2; exit 1; }
+cmake --build "$build_dir" --target fuzz_all -j"$(nproc)"
+
+supp="$PWD/tests/lsan_suppressions.txt"
+# Leaks are checked too (libFuzzer's -detect_leaks, default on); allocator_may_return_null
+# lets an oversized allocation fail as std::bad_alloc where libFuzzer's malloc limit allows it.
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export OMP_NUM_THREADS=1  # one core per harness; FAISS's threads only add noise here
+
+seeds="$build_dir/seeds"
+rm -rf "$seeds"
+"$build_dir/embcomp_fuzz_seeds" "$seeds" 2>"$build_dir/seeds.log" ||
+  { cat "$build_dir/seeds.log" >&2; echo "run_fuzz: writing the seed corpora failed" >&2; exit 1; }
+
+harnesses=("$@")
+if [ "${#harnesses[@]}" -eq 0 ]; then
+  for f in tests/fuzz/*_fuzz.cpp; do b=$(basename "$f" _fuzz.cpp); harnesses+=("$b"); done
+fi
+failed=0
+printf '%-16s %12s %8s  %s\n' harness execs crashes "budget: $label" >&2
+for h in "${harnesses[@]}"; do
+  bin="$build_dir/fuzz_$h"
+  [ -x "$bin" ] || { echo "run_fuzz: no harness $bin" >&2; exit 2; }
+  corpus="$corpus_root/$h" findings="$build_dir/findings/$h" log="$build_dir/fuzz_$h.log"
+  mkdir -p "$corpus" "$findings" "$seeds/$h"
+  # -close_fd_mask=3: the loaders' warnings would flood the log; libFuzzer and the
+  # sanitizers still report on their own copy of stderr.
+  count() { find "$findings" -maxdepth 1 -type f -name '*-*' | wc -l; }
+  before=$(count)
+  set +e
+  "$bin" "${budget[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -close_fd_mask=3 \
+    -print_final_stats=1 -artifact_prefix="$findings/" ${FUZZ_ARGS:-} "$corpus" "$seeds/$h" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+  crashes=$(( $(count) - before ))
+  [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1  # a crash before writing its input
+  printf '%-16s %12s %8s\n' "$h" "${execs:-?}" "$crashes" >&2
+  if [ "$rc" -ne 0 ]; then
+    failed=1
+    grep -m1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:|SUMMARY' "$log" >&2 || true
+    echo "  log: $log; inputs: $findings" >&2
+  fi
+done
+exit "$failed"
