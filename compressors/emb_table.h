@@ -51,7 +51,7 @@ struct TableInit {
   uint64_t seed = 1;                   ///< every random choice (init, hash seeds)
   OptimizerConfig optimizer;
   /// Length in step() calls of a table's search/pruning schedule (DeepLight, PEP); 0: the
-  /// method's default. A trainer that knows its total steps can set it.
+  /// method's default. train_ctr (eval/ctr_train.cpp) sets it to half the run's steps.
   int64_t schedule_steps = 0;
 };
 

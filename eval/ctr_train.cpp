@@ -140,6 +140,13 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   init.counts = ds.counts;
   init.seed = cfg.seed;
   init.optimizer = cfg.optimizer;
+  // Search/pruning schedules (DeepLight, PEP) end halfway through the run, so that the
+  // second half trains the final sparse table and validation picks among its checkpoints.
+  {
+    const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(int64_t(cfg.batch), ds.train.n));
+    const int64_t steps = int64_t(cfg.epochs) * ((ds.train.n + batch - 1) / batch);
+    init.schedule_steps = std::max<int64_t>(1, steps / 2);
+  }
   std::unique_ptr<EmbeddingTable> table = make_embedding_table(cfg.method, init);
   CtrModelParams arch = cfg.arch;
   arch.num_dense = nd;

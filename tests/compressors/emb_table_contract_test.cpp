@@ -87,9 +87,25 @@ int64_t documented_bytes(const std::string& name, const std::string& knob, const
     }
     return 4 * D * rows + 4 * F;
   }
-  if (name == "DHE") {  // k=..,L=..,w=..
+  if (name == "DHE" || name == "DHElite") {  // k=..,L=..,w=..[,BN][,per-field]
     const int64_t kk = k.at(0), L = k.at(1), w = k.at(2);
-    return 4 * (kk * w + w + (L - 1) * (w * w + w) + w * D + D) + 16 * kk;
+    const int64_t G = knob.find("per-field") != std::string::npos ? F : 1;  // networks
+    const int64_t bn = knob.find("BN") != std::string::npos ? 4 * L * w : 0;
+    return 4 * G * (kk * w + w + (L - 1) * (w * w + w) + w * D + D + bn) + 16 * kk;
+  }
+  // A bitmap of hot rows with a rank directory: 8 ceil(N / 64) + 4 ceil(N / 512).
+  const int64_t row_groups = 8 * ((N + 63) / 64) + 4 * ((N + 511) / 512);
+  if (name == "DPQ") return 4 * (int64_t{1} << k.at(1)) * D + (N * k.at(0) * k.at(1) + 7) / 8;
+  if (name == "MGQE") {  // M=..,nbits=..,tail_nbits=..,hot=K
+    const int64_t M = k.at(0), nb = k.at(1), tb = k.at(2), K = k.at(3);
+    return 4 * (int64_t{1} << nb) * D + (K * M * nb + 7) / 8 + ((N - K) * M * tb + 7) / 8 +
+           row_groups;
+  }
+  if (name == "AutoSrh") return 4 * k.at(0) + 8 * D + 2 * D + 4 + 16 + row_groups;  // floats=C
+  if (name == "Dedup") return 4 * k.at(1) * k.at(0) * D + 4 * k.at(2) + 4;  // r, U, T blocks
+  if (name == "DeepLight" || name == "PEP") {                               // nnz=K,format=csr|coo
+    const int64_t K = k.at(0), cb = D <= 256 ? 1 : 2;
+    return knob.find("format=csr") != std::string::npos ? 4 * (N + 1) + (4 + cb) * K : 8 * K;
   }
   if (name == "TT") {  // R=..,up=..,full=..,cached=..: the field shapes from tt_plan
     TtTableParams p;
@@ -141,7 +157,9 @@ int64_t documented_bytes(const std::string& name, const std::string& knob, const
 /// The fraction of a 0.3 budget the method uses at least on layout(): 0.9, except the gaps
 /// by design listed with their measured fraction (0.01 below it is allowed).
 double min_used_at_03(const std::string& name) {
-  static const std::map<std::string, double> gaps = {};
+  // MGQE: the code widths are whole bits (M = 8 codes of 7 bits for hot ids, 2 bits fewer for
+  // the tail); the next wider setting does not fit, measured 0.769 of 0.3 on layout().
+  static const std::map<std::string, double> gaps = {{"MGQE", 0.769}};
   const auto it = gaps.find(name);
   return it == gaps.end() ? 0.9 : it->second - 0.01;
 }
@@ -173,7 +191,8 @@ TEST_P(TableContract, RegisteredWithCanonicalSpecAndExactBytes) {
   const int64_t want =
       documented_bytes(name, t->knob(), layout(), spec.find('@') == std::string::npos ? 0.0 : 0.3);
   ASSERT_GE(want, 0) << "add " << name
-                     << "'s bytes formula (docs/ctr_tables.md) to documented_bytes";
+                     << "'s bytes formula (docs/ctr_tables.md) to documented_bytes; knob "
+                     << t->knob() << ", bytes " << t->bytes();
   EXPECT_EQ(t->bytes(), want) << spec << " knob " << t->knob();
   EXPECT_EQ(static_cast<int64_t>(sum), want) << "buffers() must be every counted array";
   if (spec.find('@') != std::string::npos) {
