@@ -30,6 +30,7 @@
 #include <numeric>
 #include <string_view>
 
+#include "eval/ctr_cache_checksum.h"
 #include "eval/ctr_synthetic.h"
 #include "toolkit/error.h"
 #include "toolkit/io.h"
@@ -685,22 +686,7 @@ CacheKey cache_key(const Source& src, const CtrLoadOptions& opt) {
   return k;
 }
 
-/// Checksum over everything written: 8 bytes per step, then the tail byte by byte. Reader and
-/// writer make the same calls with the same sizes, so the tails line up.
-struct Checksum {
-  uint64_t h = 0x6a09e667f3bcc909ULL;
-  void update(const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      uint64_t w;
-      std::memcpy(&w, c + i, 8);
-      h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-      h ^= h >> 29;
-    }
-    for (; i < n; ++i) h = (h ^ uint8_t(c[i])) * 0x100000001b3ULL;
-  }
-};
+using Checksum = embcomp::ctr::CacheChecksum;  // eval/ctr_cache_checksum.h
 
 class CacheWriter {
  public:

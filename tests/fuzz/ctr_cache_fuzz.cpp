@@ -14,27 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "eval/ctr_cache_checksum.h"
 #include "eval/ctr_data.h"
 #include "tests/fuzz/fuzz_common.h"
 
 namespace {
 
-/// Copy of eval/ctr_data.cpp's Checksum (keep in step: the seeds of scripts/run_fuzz.sh
-/// are real caches, and a drifted copy makes every one of them fail the checksum).
-struct Checksum {
-  uint64_t h = 0x6a09e667f3bcc909ULL;
-  void update(const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      uint64_t w;
-      std::memcpy(&w, c + i, 8);
-      h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-      h ^= h >> 29;
-    }
-    for (; i < n; ++i) h = (h ^ uint8_t(c[i])) * 0x100000001b3ULL;
-  }
-};
+using Checksum = embcomp::ctr::CacheChecksum;  // eval/ctr_cache_checksum.h
 
 /// Walks the payload in the spans eval/ctr_data.cpp's CacheReader reads, checksumming each.
 struct Walker {
