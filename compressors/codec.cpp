@@ -5,6 +5,7 @@
 #include <faiss/index_io.h>
 
 #include <cmath>
+#include <limits>
 
 #include "index/faiss_reader.h"
 #include "toolkit/error.h"
@@ -24,13 +25,25 @@ void check_finite(const std::string& spec, MatrixView<float> x) {
 }
 }  // namespace
 
-void check_train_input(const std::string& spec, MatrixView<float> x, size_t d,
-                       size_t min_rows) {
+void check_train_input(const std::string& spec, MatrixView<float> x, size_t d, size_t min_rows) {
   EC_CHECK(x.d == d, kBadInput, spec << ": training data has d=" << x.d << ", expected d=" << d);
   EC_CHECK(x.n > 0, kBadInput, spec << ": no training rows");
   EC_CHECK(x.n >= min_rows, kBadInput,
            spec << ": needs at least " << min_rows << " training rows, got " << x.n);
   check_finite(spec, x);
+}
+
+void check_distance_range(const std::string& spec, MatrixView<float> x) {
+  constexpr double kMaxSquaredNorm = double(std::numeric_limits<float>::max()) / 4;
+  for (size_t i = 0; i < x.n; ++i) {
+    const float* r = x.row(i);
+    double s = 0;
+    for (size_t j = 0; j < x.d; ++j) s += double(r[j]) * double(r[j]);
+    EC_CHECK(s < kMaxSquaredNorm, kBadInput,
+             spec << ": row " << i << " has squared norm " << s << ", beyond float distance range ("
+                  << kMaxSquaredNorm << "); divide the vectors by at least "
+                  << std::sqrt(s / kMaxSquaredNorm) << " first");
+  }
 }
 
 void check_encode_input(const std::string& spec, MatrixView<float> x, size_t d, bool trained) {

@@ -98,6 +98,12 @@ class Codec {
 /// max(1, min_rows) rows, and only finite values (the error names the row). Throws kBadInput.
 void check_train_input(const std::string& spec, MatrixView<float> x, size_t d,
                        size_t min_rows);
+/// For methods whose training computes squared distances or products of values in float
+/// (k-means in PQ/OPQ/RQ/IVF, covariances in PCA/SVD): every row's squared norm must stay
+/// below FLT_MAX / 4, so that |x - y|^2 <= 2 (|x|^2 + |y|^2) is finite for any two rows.
+/// Beyond that, FAISS's k-means sees only Inf distances (it hangs or assigns nothing).
+/// Throws kBadInput naming the first such row and the scale to divide by.
+void check_distance_range(const std::string& spec, MatrixView<float> x);
 /// Checks the input of encode()/apply(): trained state (kRuntime), dimension and finite
 /// values (kBadInput).
 void check_encode_input(const std::string& spec, MatrixView<float> x, size_t d, bool trained);

@@ -138,6 +138,7 @@ size_t MagSvdTable::model_bytes() const {
 
 void MagSvdTable::compress(MatrixView<float> x) {
   check_train_input(spec_, x, d_, min_rows());
+  check_distance_range(spec_, x);
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   MagnitudeGrouping grouping = group_by_magnitude(x, size_t(params_.groups));

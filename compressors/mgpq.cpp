@@ -148,6 +148,7 @@ size_t MgpqTable::model_bytes() const {
 
 void MgpqTable::compress(MatrixView<float> x) {
   check_train_input(spec_, x, d_, min_rows());
+  check_distance_range(spec_, x);
   const auto t0 = std::chrono::steady_clock::now();
   MagnitudeGrouping grouping = group_by_magnitude(x, size_t(params_.groups));
   const size_t g = grouping.members.size();

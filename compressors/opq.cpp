@@ -29,6 +29,7 @@ OpqTransform::OpqTransform(size_t d, OpqParams params) : params_(params) {
 
 void OpqTransform::train(MatrixView<float> x) {
   check_train_input(spec(), x, d_in(), min_train_rows());
+  check_distance_range(spec(), x);
   opq_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
 }
 

@@ -27,6 +27,7 @@ PcaTransform::PcaTransform(size_t d_in, PcaParams params) : params_(params) {
 
 void PcaTransform::train(MatrixView<float> x) {
   check_train_input(spec(), x, d_in(), min_train_rows());
+  check_distance_range(spec(), x);
   pca_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
   // The full d x d eigenvector matrix and the d eigenvalues are only needed to derive A
   // during training: keeping them would make memory and saved indexes larger than the

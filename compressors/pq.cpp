@@ -42,6 +42,7 @@ std::string PqCodec::spec() const {
 
 void PqCodec::train(MatrixView<float> x) {
   check_train_input(spec(), x, d(), min_train_rows());
+  check_distance_range(spec(), x);
   FloatMatrix sample =
       train_sample(x, std::min(params_.max_train_rows, 256 * pq_.ksub), params_.seed);
   // The same k-means per sub-quantizer as faiss::ProductQuantizer::train (same

@@ -40,6 +40,7 @@ std::string RqCodec::spec() const {
 
 void RqCodec::train(MatrixView<float> x) {
   check_train_input(spec(), x, d(), min_train_rows());
+  check_distance_range(spec(), x);
   FloatMatrix sample = train_sample(x, params_.max_train_rows, params_.seed);
   rq_.train(sample.n, sample.data());
   trained_ = true;

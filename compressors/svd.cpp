@@ -107,6 +107,7 @@ SvdTable::SvdTable(size_t d, RsvdParams params, std::string spec)
 
 void SvdTable::compress(MatrixView<float> x) {
   check_train_input(spec_, x, d_, params_.rank);
+  check_distance_range(spec_, x);
   auto t0 = std::chrono::steady_clock::now();
   RsvdResult r = randomized_svd(x, params_);
   auto t1 = std::chrono::steady_clock::now();

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "build_info.h"
+#include "compressors/codec.h"
 #include "index/checksum.h"
 #include "index/faiss_reader.h"
 #include "index/sidecar.h"
@@ -120,6 +121,9 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
                                << "': " << e.msg);
   }
   if (verbose) std::cerr << "[build] FAISS index " << factory << ": training\n";
+  // Every FAISS index here compares squared distances in float: k-means on values near
+  // FLT_MAX hangs in FAISS's empty-cluster split (catalogue fvecs_hugevals_pq).
+  check_distance_range(method, base);
   auto t0 = std::chrono::steady_clock::now();
   try {
     b.index->train(faiss::Index::idx_t(base.n), base.data);

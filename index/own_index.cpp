@@ -16,6 +16,7 @@
 
 #include "build_info.h"
 #include "compressors/binary.h"
+#include "compressors/codec.h"
 #include "compressors/int8.h"
 #include "index/checksum.h"
 #include "index/faiss_index.h"
@@ -253,6 +254,7 @@ OwnIndex OwnIndex::build(MatrixView<float> base, Metric metric, const std::strin
   const OwnIndexParams p = OwnIndexParams::from_structure(structure, seed);
   EC_CHECK(p.nlist <= base.n, kBadInput,
            structure << ": nlist=" << p.nlist << " exceeds the " << base.n << " rows");
+  if (p.nlist > 0) check_distance_range(structure, base);  // coarse k-means in float
   OwnIndex idx;
   idx.method_ = method;
   idx.structure_ = structure;
@@ -426,9 +428,16 @@ OwnIndex OwnIndex::load(const std::string& path) {
     EC_CHECK(idx.offsets_.front() == 0 && idx.offsets_.back() == n &&
                  std::is_sorted(idx.offsets_.begin(), idx.offsets_.end()),
              kBadInput, path << ": corrupt inverted lists (offsets)");
-    for (int64_t id : idx.ids_)
+    // The lists partition the rows: each id once (a repeated id would return a row twice
+    // and leave another unreachable).
+    std::vector<bool> seen(n, false);
+    for (int64_t id : idx.ids_) {
       EC_CHECK(id >= 0 && size_t(id) < n, kBadInput,
                path << ": corrupt inverted lists: row id " << id << " outside [0, " << n << ")");
+      EC_CHECK(!seen[size_t(id)], kBadInput,
+               path << ": corrupt inverted lists: row id " << id << " is listed twice");
+      seen[size_t(id)] = true;
+    }
   }
   SidecarExpect expect;
   expect.build_id = idx.build_id_;

@@ -203,6 +203,24 @@ TEST_F(IndexHostile, MagnitudeGroupDirectoryIsChecked) {
   }
 }
 
+// Catalogue idx_list_id_dup: the inverted lists must partition the rows. A file (resealed,
+// so only the content check can catch it) whose lists hold one row id twice is refused.
+TEST_F(IndexHostile, InvertedListsHoldingARowTwiceAreRefused) {
+  const std::string path = own("SQ8", "IVF4", "l.idx");
+  const std::string good = read_bytes(path);
+  const size_t list = sections(good).at("LIST").first;
+  const size_t ids = skip_vector(good, list, 8);  // offsets (u64 vector), then ids
+  ASSERT_EQ(get<uint64_t>(good, ids), 2000u);
+  std::string b = good;
+  put<int64_t>(b, ids + 8 + 8, get<int64_t>(b, ids + 8));  // ids[1] = ids[0]
+  reseal(b);
+  write_bytes(dir_ + "/l2.idx", b);
+  EXPECT_NE(load_error(dir_ + "/l2.idx").find("is listed twice"), std::string::npos);
+  expect_exit2(search(dir_ + "/l2.idx"), "is listed twice");
+  write_bytes(dir_ + "/l3.idx", good);  // the untouched bytes load
+  EXPECT_NO_THROW(OwnIndex::load(dir_ + "/l3.idx"));
+}
+
 /// Offset of HEAD's n: four strings, then seed.
 size_t head_n_offset(const std::string& b) {
   size_t p = sections(b).at("HEAD").first;
