@@ -5,6 +5,7 @@
 # inputs are kept in build-fuzz/findings/<harness>/ (libFuzzer's crash-*/oom-*/timeout-*).
 #
 # Usage: scripts/run_fuzz.sh [SECONDS_PER_HARNESS | --runs N] [HARNESS...]
+#          Two invocations with disjoint HARNESS lists may run at once (one core each).
 #          default 60 seconds each; --runs N runs N inputs each (the long campaign: 1000000)
 #          HARNESS names (vec_readers, own_index, ...) limit the run to those.
 # Env:   EMBCOMP_FUZZ_DIR     build folder (default: build-fuzz)
@@ -41,8 +42,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN
 export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export OMP_NUM_THREADS=1  # one core per harness; FAISS's threads only add noise here
 
-seeds="$build_dir/seeds"
+# One seed folder per invocation, so that two runs on disjoint harness lists (one per core)
+# do not remove each other's seeds.
+seeds="$build_dir/seeds.$$"
 rm -rf "$seeds"
+trap 'rm -rf "$seeds"' EXIT
 "$build_dir/embcomp_fuzz_seeds" "$seeds" 2>"$build_dir/seeds.log" ||
   { cat "$build_dir/seeds.log" >&2; echo "run_fuzz: writing the seed corpora failed" >&2; exit 1; }
 

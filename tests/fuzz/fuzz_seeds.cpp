@@ -234,14 +234,16 @@ void spec_seeds() {
 }
 
 void sweep_seeds() {
+  // Records as the sweep writes them (check_sweep_record accepts them), then a line cut by
+  // an interrupt, which the --resume reader drops.
   put_seed(
       "sweep_records", "jsonl", {0},
       text_bytes(
-          R"({"family":"SQ","spec":"SQ@8x","status":"ok","split":"val","quality":0.9,"total_bytes":2000,"qps":1000}
-{"family":"PQ","spec":"PQ@8x","status":"ok","split":"val","quality":0.8,"total_bytes":1000,"qps":3000}
-{"family":"FP16","spec":"FP16","status":"failed","split":"val","error":"x"}
-{"family":"SQ","spec":"SQ@8x","status":"ok","split":"test","quality":0.85,"total_bytes":2000,"qps":900}
-{"family":"PQ","spec)"));
+          R"({"budget":"8x","family":"SQ","key":"8x|SQ@8x","split":"val","method":"SQ@8x","status":"ok","knob":"bits=4","total_bytes":2000,"ram_bytes":2000,"disk_bytes":2100,"faiss_family":false,"within_budget":true,"compression_ratio":8.0,"budget_actual":0.125,"qps":1000.5,"latency_p50_ms":0.2,"build_s":0.1,"recall_at_10":0.9,"ndcg_at_10":0.8,"pareto_bytes":true}
+{"budget":"8x","family":"PQ","key":"8x|PQ@8x","split":"test","method":"PQ@8x","status":"ok","total_bytes":1000,"faiss_family":false,"within_budget":true,"compression_ratio":16.0,"budget_actual":0.0625,"qps":3000,"latency_p50_ms":0.1,"build_s":0.2,"recall_at_10":0.8,"rerank":"FP16","rerank_factor":4}
+{"budget":"64x","family":"FP16","key":"64x|FP16","split":"val","method":"FP16","status":"unreachable","error":"smallest ratio 2x"}
+{"budget":"8x","family":"TT","key":"8x|TT@8x","split":"val","method":"TT@8x","status":"failed","error":"x"}
+{"budget":"8x","family":"PQ","spec)"));
   put_seed("sweep_records", "quality-recall", {1}, text_bytes("recall@10"));
   put_seed("sweep_records", "quality-ndcg", {1}, text_bytes("ndcg@10"));
   put_seed("sweep_records", "budget-x", {2}, text_bytes("8x"));

@@ -1,13 +1,11 @@
-// What `embcomp sweep` reads back from text (eval/sweep.h). The --resume reader of
-// results.jsonl is internal to eval/sweep.cpp, so this covers the public parts it feeds:
-// byte 0 modulo 3 picks
-//   0  the rest as JSON Lines records (each line parsed alone, unparsable lines dropped,
-//      as --resume drops a line cut by an interrupt), then mark_pareto over them;
+// What `embcomp sweep` reads back from text (eval/sweep.h). byte 0 modulo 3 picks
+//   0  the rest as DIR/results.jsonl, read by the --resume reader read_sweep_results (every
+//      line checked by check_sweep_record, a cut last line dropped and the file rewritten),
+//      then mark_pareto over the records it accepted;
 //   1  the rest as --quality text (parse_sweep_quality);
 //   2  the rest as a --budgets entry (sweep_candidates on 1000 x 16 data).
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,12 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::guarded([&] {
     switch (data[0] % 3) {
       case 0: {
-        std::vector<nlohmann::ordered_json> records;
-        std::istringstream in(text);
-        for (std::string line; std::getline(in, line);) {
-          auto r = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
-          if (!r.is_discarded()) records.push_back(std::move(r));
-        }
+        fuzz::TempFile f("results", ".jsonl", data + 1, size - 1);
+        auto records = read_sweep_results(f.path());
         mark_pareto(records);
         break;
       }
