@@ -84,6 +84,19 @@ TEST_F(CliBadInput, NanNamesTheRow) {
                   "row 17");
 }
 
+TEST_F(CliBadInput, GroundTruthNamesBaseRows) {
+  // catalogue gt_neg: a --gt of -1 ids was accepted, and the tie-aware recall then scored
+  // base row size_t(-1), a read before the base array.
+  FloatMatrix x = testing::low_rank(50, 8, 2, 0.1f, 1);
+  write_fvecs(dir_ + "/b.fvecs", x.view());
+  IdMatrix gt(50, 10);
+  std::fill(gt.values.begin(), gt.values.end(), int64_t{-1});
+  write_ivecs(dir_ + "/gt.ivecs", gt.view());
+  expect_rejected("--base " + dir_ + "/b.fvecs --queries " + dir_ + "/b.fvecs --metric l2 --gt " +
+                      dir_ + "/gt.ivecs --methods SQ8",
+                  "names base id -1, outside [0, 50)");
+}
+
 TEST_F(CliBadInput, UnknownMethodSpec) {
   expect_rejected("--methods 'SQ8;FOO3'", "unknown method 'FOO3'");
   expect_rejected("--methods 'PQ32x8'", "PQ32x8: d=100 is not divisible by M=32");

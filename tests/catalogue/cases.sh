@@ -1,0 +1,105 @@
+# The hostile-input catalogue of /work/shared/reviews/reliability.md, appendix A: one line per
+# case, in the review's order and with its names. Sourced by replay.sh (helpers: lib.sh, craft.py).
+#
+#   c NAME EXPECT 'SETUP' 'ARGS' ['CHECK']     run `embcomp ARGS` (or 'sh:COMMAND') after SETUP
+#   skip NAME 'REASON'                         cannot be rebuilt faithfully here
+#   xfail NAME 'REASON' EXPECT 'SETUP' 'ARGS' ['CHECK']   a known open bug (see replay.sh)
+#
+# EXPECT is the exit code the contract wants: 2 for hostile input (one stderr line, nothing
+# left), 0 for valid or tolerable input (CHECK then looks at the output). Where the code now
+# deliberately differs from what the review saw, the line says so in a comment.
+# shellcheck disable=SC2016  # SETUP, ARGS and CHECK are evaluated later, in the case's folder
+
+BLD='build -q --metric l2 --method SQ8 --out o.idx'   # + --base FILE
+BEN='bench -q --metric l2 --methods SQ8 --out r.txt'  # + --base FILE --queries FILE
+OK_IDX='test -s o.idx && test -s o.idx.json'
+OK_BEN='grep -q SQ8 r.txt'
+
+# ---- fvecs / ivecs / bvecs / fbin / u8bin / raw readers (49) --------------------------------------
+c fvecs_empty 2 ': >e.fvecs' "$BLD --base e.fvecs"
+c fvecs_three 2 'printf abc >t.fvecs' "$BLD --base t.fvecs"
+c fvecs_d0 2 'craft "put(\"z.fvecs\", i32(0))"' "$BLD --base z.fvecs"
+c fvecs_dneg 2 'craft "put(\"z.fvecs\", i32(-1) + f32(1))"' "$BLD --base z.fvecs"
+c fvecs_dhuge 2 'craft "put(\"z.fvecs\", i32(1 << 30) + f32(1) * 8)"' "$BLD --base z.fvecs"
+c fvecs_dmax_trunc 2 'craft "put(\"z.fvecs\", i32(1 << 20) + f32(1) * 1000)"' "$BLD --base z.fvecs"
+c fvecs_rowd_mismatch 2 'craft "x = rnd(10, 16); fvecs(\"a.fvecs\", x); b = get(\"a.fvecs\"); b[68:72] = i32(15); put(\"z.fvecs\", b)"' "$BLD --base z.fvecs"
+c fvecs_nan 2 'craft "x = rnd(50, 16); x[17, 3] = float(\"nan\"); fvecs(\"z.fvecs\", x)"' "$BLD --base z.fvecs"
+c fvecs_inf 2 'craft "x = rnd(50, 16); x[3, 0] = float(\"inf\"); fvecs(\"z.fvecs\", x)"' "$BLD --base z.fvecs"
+c fvecs_one_row 0 'craft "fvecs(\"one.fvecs\", rnd(1, 16))"' "$BLD --base one.fvecs" "$OK_IDX"
+c fvecs_bigd_onerow 0 'craft "fvecs(\"big.fvecs\", rnd(1, 1 << 20))"' "$BLD --base big.fvecs" "$OK_IDX"
+c fvecs_zeros_angular 0 'craft "fvecs(\"z.fvecs\", rnd(100, 16) * 0)"' 'build -q --metric angular --method SQ8 --base z.fvecs --out o.idx' "$OK_IDX"
+c fvecs_dups_ivf 0 'craft "import numpy as np; fvecs(\"dup.fvecs\", np.tile(rnd(1, 16), (1000, 1)))"' 'build -q --metric l2 --method SQ8 --index IVF16 --base dup.fvecs --out o.idx' "$OK_IDX"
+c fvecs_hugevals_pq 2 'craft "fvecs(\"h.fvecs\", rnd(1000, 16) * 1e30)"' 'build -q --metric l2 --method PQ4x8 --base h.fvecs --out o.idx'
+c fvecs_hugevals_int8 0 'craft "fvecs(\"h.fvecs\", rnd(1000, 16) * 1e30)"' 'build -q --metric l2 --method INT8 --base h.fvecs --out o.idx' "$OK_IDX"
+c fvecs_denorm_tt 0 'craft "fvecs(\"dn.fvecs\", rnd(1000, 16) * 1e-40)"' 'build -q --metric l2 --method TT@0.5 --base dn.fvecs --out o.idx' "$OK_IDX"
+c fvecs_dir 2 'mkdir d' "$BLD --base d"
+c fvecs_dir_ext 2 'mkdir d.fvecs' "$BLD --base d.fvecs"
+c fvecs_devzero 2 'ln -s /dev/zero z.fvecs' "$BLD --base z.fvecs"
+c fvecs_fifo 2 'mkfifo f.fvecs' "$BLD --base f.fvecs"
+c fvecs_symloop 2 'ln -s b.fvecs a.fvecs && ln -s a.fvecs b.fvecs' "$BLD --base a.fvecs"
+c fvecs_missing 2 ':' "$BLD --base missing.fvecs"
+c noext 2 'cp "$B" base' "$BLD --base base"
+c q_wrong_d 2 'craft "fvecs(\"q8.fvecs\", rnd(20, 8))"' "$BEN --base \"\$B\" --queries q8.fvecs"
+c q_fifo 2 'idx sq8 SQ8 && mkfifo q.fvecs' 'search --index sq8.idx --queries q.fvecs --k 5 --out r.tsv'
+c gt_oob 2 'craft "import numpy as np; ivecs(\"gt.ivecs\", np.full((20, 10), 1000))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.ivecs"
+c gt_neg 2 'craft "import numpy as np; ivecs(\"gt.ivecs\", np.full((20, 10), -1))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.ivecs"
+c gt_rows 2 'craft "import numpy as np; ivecs(\"gt.ivecs\", np.zeros((19, 10)))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.ivecs"
+# a 5-column ground truth with --k 10: not enough columns, so it is computed instead
+c gt_k5_k10 0 'craft "import numpy as np; ivecs(\"gt.ivecs\", np.tile(np.arange(5), (20, 1)))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.ivecs --k 10" "$OK_BEN"
+c gt_float 2 'craft "npy(\"gt.npy\", rnd(20, 10))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.npy"
+c gt_i8_huge 2 'craft "import numpy as np; npy(\"gt.npy\", np.full((20, 10), 1 << 40, dtype=np.int64))"' "$BEN --base \"\$B\" --queries \"\$Q\" --gt gt.npy"
+c bvecs_huge_d 2 'craft "put(\"h.bvecs\", i32(0x7fffffff) + b\"x\" * 64)"' "$BLD --base h.bvecs"
+c fbin_short 2 'printf abc >s.fbin' "$BLD --base s.fbin"
+c fbin_nd_max 2 'craft "put(\"m.fbin\", u32(0xFFFFFFFF) + u32(0xFFFFFFFF) + f32(1) * 16)"' "$BLD --base m.fbin"
+c fbin_n_huge 2 'craft "put(\"m.fbin\", u32(1 << 31) + u32(16) + f32(1) * 16)"' "$BLD --base m.fbin"
+c fbin_n0 2 'craft "put(\"m.fbin\", u32(0) + u32(16))"' "$BLD --base m.fbin"
+c fbin_d0 2 'craft "put(\"m.fbin\", u32(10) + u32(0))"' "$BLD --base m.fbin"
+c fbin_trunc1 2 'craft "fbin(\"a.fbin\", rnd(100, 16)); b = get(\"a.fbin\"); put(\"m.fbin\", b[:-1])"' "$BLD --base m.fbin"
+c fbin_extra1 2 'craft "fbin(\"a.fbin\", rnd(100, 16)); put(\"m.fbin\", get(\"a.fbin\") + b\"x\")"' "$BLD --base m.fbin"
+c fbin_ok 0 'craft "fbin(\"a.fbin\", rnd(100, 16))"' "$BLD --base a.fbin" "$OK_IDX"
+c u8bin_ok 0 'craft "import numpy as np; u8bin(\"a.u8bin\", np.arange(1600).reshape(100, 16) % 251)"' "$BLD --base a.u8bin" "$OK_IDX"
+c ibin_as_base 0 'craft "import numpy as np; ibin(\"a.ibin\", np.arange(1600).reshape(100, 16) - 800)"' "$BLD --base a.ibin" "$OK_IDX"
+c raw_nodim 2 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw"
+c raw_dim0 2 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw --dim 0"
+c raw_dim3 2 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw --dim 3"
+c raw_dim_huge 2 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw --dim 99999999999"
+c raw_dim_neg 2 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw --dim -16"
+c raw_npy_magic 2 'craft "npy(\"a.npy\", rnd(100, 16)); put(\"a.raw\", get(\"a.npy\")[:6] + get(\"a.npy\")[128:])"' "$BLD --base a.raw --dim 16"
+c raw_ok 0 'craft "raw(\"a.raw\", rnd(100, 16))"' "$BLD --base a.raw --dim 16" "$OK_IDX"
+
+# ---- npy reader (33) -------------------------------------------------------------------------------
+P='import numpy as np; x = rnd(1000, 16).tobytes(); '
+c npy_magic_only 2 'craft "put(\"a.npy\", b\"\\x93NUMPY\")"' "$BLD --base a.npy"
+c npy_v4 2 "craft '${P}npyh(\"a.npy\", hdr(), x, (4, 0))'" "$BLD --base a.npy"
+c npy_hl_over 2 "craft '${P}npy_raw(\"a.npy\", hdr(), b\"\", hl=60000)'" "$BLD --base a.npy"
+c npy_hl_v2_huge 2 "craft '${P}npy_raw(\"a.npy\", hdr(), x, (2, 0), hl=0xFFFFFFFF)'" "$BLD --base a.npy"
+c npy_hl_zero 2 "craft '${P}npy_raw(\"a.npy\", \"\", x, hl=0)'" "$BLD --base a.npy"
+c npy_hdr_empty_dict 2 "craft '${P}npyh(\"a.npy\", \"{}\", x)'" "$BLD --base a.npy"
+c npy_hdr_garbage 2 "craft '${P}npyh(\"a.npy\", \"{garbage ((( \", x)'" "$BLD --base a.npy"
+c npy_fortran 2 "craft '${P}npyh(\"a.npy\", hdr(fortran=\"True\"), x)'" "$BLD --base a.npy"
+c npy_be_f4 2 "craft '${P}npyh(\"a.npy\", hdr(\">f4\"), x)'" "$BLD --base a.npy"
+c npy_f8 2 "craft '${P}npyh(\"a.npy\", hdr(\"<f8\", (500, 16)), x)'" "$BLD --base a.npy"
+c npy_b1 2 "craft '${P}npyh(\"a.npy\", hdr(\"|b1\", (4000, 16)), x)'" "$BLD --base a.npy"
+c npy_c8 2 "craft '${P}npyh(\"a.npy\", hdr(\"<c8\", (500, 16)), x)'" "$BLD --base a.npy"
+c npy_struct 2 "craft '${P}npyh(\"a.npy\", hdr(\"[(\\\"a\\\", \\\"<f4\\\")]\"), x)'" "$BLD --base a.npy"
+c npy_shape_2p40 2 "craft '${P}npyh(\"a.npy\", hdr(shape=(1 << 40, 128)), x)'" "$BLD --base a.npy"
+c npy_shape_n0 2 "craft '${P}npyh(\"a.npy\", hdr(shape=(0, 16)), b\"\")'" "$BLD --base a.npy"
+c npy_shape_1d 2 "craft '${P}npyh(\"a.npy\", hdr(shape=\"(16000,)\"), x)'" "$BLD --base a.npy"
+c npy_shape_3d 2 "craft '${P}npyh(\"a.npy\", hdr(shape=(10, 100, 16)), x)'" "$BLD --base a.npy"
+c npy_shape_0d 2 "craft '${P}npyh(\"a.npy\", hdr(shape=\"()\"), x[:4])'" "$BLD --base a.npy"
+c npy_shape_d0 2 "craft '${P}npyh(\"a.npy\", hdr(shape=(1000, 0)), b\"\")'" "$BLD --base a.npy"
+c npy_shape_ovf 2 "craft '${P}npyh(\"a.npy\", hdr(shape=(1 << 62, 1 << 62)), x)'" "$BLD --base a.npy"
+c npy_shape_bigint 2 "craft '${P}npyh(\"a.npy\", hdr(shape=\"(99999999999999999999999, 16)\"), x)'" "$BLD --base a.npy"
+c npy_unterminated 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\", x)'" "$BLD --base a.npy"
+# the review saw 3 stderr lines (the header's newlines echoed): now one line
+c npy_hdr_newline 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\",\\n\\\"fortran_order\\\": False,\\n\\\"shape\\\": (1000, 16), \\\"bad\\\": 1}\", x)'" "$BLD --base a.npy"
+c npy_trunc 2 "craft '${P}npyh(\"a.npy\", hdr(), x[:-4])'" "$BLD --base a.npy"
+c npy_extra 2 "craft '${P}npyh(\"a.npy\", hdr(), x + b\"xxxx\")'" "$BLD --base a.npy"
+c npy_f2_nan 2 "craft '${P}y = rnd(100, 16).astype(np.float16); y[5, 5] = np.nan; npy(\"a.npy\", y)'" "$BLD --base a.npy"
+c npy_ok 0 "craft 'npy(\"a.npy\", rnd(1000, 16))'" "$BLD --base a.npy" "$OK_IDX"
+c npy_ok_v2 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (2, 0))'" "$BLD --base a.npy" "$OK_IDX"
+c npy_ok_v3 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (3, 0))'" "$BLD --base a.npy" "$OK_IDX"
+c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"descr\\\": \\\"<f8\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), }\", x)'" "$BLD --base a.npy"
+c npy_i8 0 "craft '${P}npy(\"a.npy\", (rnd(1000, 16) * 100).astype(np.int64))'" "$BLD --base a.npy" "$OK_IDX"
+c npy_u1 0 "craft '${P}npy(\"a.npy\", (np.abs(rnd(1000, 16)) * 50).astype(np.uint8))'" "$BLD --base a.npy" "$OK_IDX"
+c npy_extra_key 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), \\\"extra\\\": 1, }\", x)'" "$BLD --base a.npy"

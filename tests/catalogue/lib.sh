@@ -1,0 +1,45 @@
+# Helpers for tests/catalogue/cases.sh, sourced by replay.sh (bash). Every case runs in its own
+# empty folder (the current folder of SETUP, the command and CHECK); these helpers make inputs there.
+#
+# Variables the cases use:
+#   $EMBCOMP  the binary under test        $FIX    shared fixtures, built once per replay
+#   $B, $Q    1,000 x 16 base and 20 x 16 queries (.fvecs, seeded), in $FIX: read, never write
+#   $CRAFT    craft.py (python3 + numpy helpers: vector writers, HDF5, own-index patching)
+
+craft() { /usr/bin/python3 "$CATALOGUE_DIR/craft.py" "$@"; }
+
+# fixture NAME 'shell': runs the shell once per replay in $FIX/NAME (a folder) and returns;
+# later calls only return. Cases copy what they need from "$FIX/NAME/".
+fixture() {
+  local dir="$FIX/$1"
+  [ -e "$dir/.done" ] && return 0
+  mkdir -p "$dir"
+  (cd "$dir" && eval "$2") >"$dir/.log" 2>&1 || {
+    echo "fixture $1 failed: $(tail -n 3 "$dir/.log")" >&2
+    return 1
+  }
+  touch "$dir/.done"
+}
+
+# idx NAME METHOD [STRUCTURE [extra build args]]: an index of $B built once, copied here as
+# NAME.idx with its .json sidecar (and .rerank store when built with --rerank).
+idx() {
+  local name=$1 method=$2 structure=${3:-Flat}
+  shift 3 2>/dev/null || shift $#
+  fixture "idx_$name" "\"\$EMBCOMP\" build -q --base \"\$B\" --metric l2 --method '$method' --index '$structure' $* --out $name.idx" || return 1
+  cp "$FIX/idx_$name/$name.idx"* .
+}
+
+# One stderr-free, fast way to make the base and queries local (cases that write next to them).
+local_bq() { cp "$B" b.fvecs && cp "$Q" q.fvecs; }
+
+# ids FILE N [PREFIX]: N lines PREFIX0..PREFIX{N-1}.
+ids() { local i; for ((i = 0; i < $2; i++)); do echo "${3:-d}$i"; done >"$1"; }
+
+# The number of lines of a file (for CHECKs).
+nlines() { wc -l <"$1" | tr -d ' '; }
+
+# A TREC run of $Q's 20 queries against $B (ids q0.., d0..) and qrels judging the first hit.
+run_fixture() {
+  fixture run "ids cids.txt 1000 d && ids qids.txt 20 q && \"\$EMBCOMP\" build -q --base \"\$B\" --metric l2 --method SQ8 --out s.idx && \"\$EMBCOMP\" search --index s.idx --queries \"\$Q\" --k 10 --ids cids.txt --query-ids qids.txt --out run.tsv && awk '\$4==1{print \$1\" 0 \"\$3\" 1\"}' run.tsv >qrels.txt"
+}
