@@ -103,3 +103,80 @@ c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"
 c npy_i8 0 "craft '${P}npy(\"a.npy\", (rnd(1000, 16) * 100).astype(np.int64))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_u1 0 "craft '${P}npy(\"a.npy\", (np.abs(rnd(1000, 16)) * 50).astype(np.uint8))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_extra_key 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), \\\"extra\\\": 1, }\", x)'" "$BLD --base a.npy"
+
+# ---- own index files, crafted (26) -----------------------------------------------------------------
+# Patched sections get fresh checksums ("CSUM") and the sidecars the new build id (craft.py
+# own_patch), so that what is tested is the loader's check of the contents, not the checksum.
+S='search --queries "$Q" --k 10 --out r.tsv --index'
+H='craft "own_patch(\"x.idx\", \"HEAD\", lambda p: head_set(p, '
+c idx_head_d_2p20 2 'idx int8ivf INT8 IVF8 && mv int8ivf.idx x.idx && mv int8ivf.idx.json x.idx.json && '"$H"'\"d\", 1 << 20))"' "$S x.idx"
+c idx_head_n_max 2 'idx int8 INT8 && mv int8.idx x.idx && mv int8.idx.json x.idx.json && '"$H"'\"n\", (1 << 64) - 1))"' "$S x.idx"
+c idx_head_nlist_gt_n 2 'idx int8ivf INT8 IVF8 && mv int8ivf.idx x.idx && mv int8ivf.idx.json x.idx.json && '"$H"'\"nlist\", 1001))"' "$S x.idx"
+c idx_head_seclen_huge 2 'idx int8 INT8 && craft "patch(\"int8.idx\", 16, u64(1 << 62))"' "$S int8.idx"
+c idx_head_strlen_huge 2 'idx int8 INT8 && craft "own_patch(\"int8.idx\", \"HEAD\", lambda p: p.__setitem__(slice(0, 8), u64(1 << 60)))"' "$S int8.idx"
+c idx_head_version0 2 'idx int8 INT8 && craft "own_set_version(\"int8.idx\", 0)"' "$S int8.idx"
+# the review's "version 2" was one newer than the build read: now the current version + 1
+c idx_head_version2 2 'idx int8 INT8 && craft "v, secs = own_read(\"int8.idx\"); own_write(\"int8.idx\", v + 1, secs)"' "$S int8.idx"
+L='craft "own_patch(\"int8ivf.idx\", \"LIST\", lambda p: '
+c idx_list_id_dup 2 'idx int8ivf INT8 IVF8 && '"$L"'p.__setitem__(slice(len(p) - 8, len(p)), p[len(p) - 16:len(p) - 8]))"' "$S int8ivf.idx --params nprobe=8"
+c idx_list_id_oob 2 'idx int8ivf INT8 IVF8 && '"$L"'p.__setitem__(slice(len(p) - 8, len(p)), i64(1000)))"' "$S int8ivf.idx --params nprobe=8"
+c idx_list_off_unsorted 2 'idx int8ivf INT8 IVF8 && '"$L"'p.__setitem__(slice(16, 24), u64(999)))"' "$S int8ivf.idx --params nprobe=8"
+# MagSVD / MGPQ remap directory (u32 per block and group after the group ids), 2,000 rows
+MS='b2k && IDXBASE=$FIX/b2k/b.fvecs idx magsvd MagSVD2@0.3 && craft "def f(p):
+    a, e = vec(p, 0, 8); e += 16; a, e = vec(p, e, 8); a, e = vec(p, e, 4); p[a + 4:a + 8] = u32(DIR)
+own_patch(\"magsvd.idx\", \"MODL\", f)"'
+MG='b2k && IDXBASE=$FIX/b2k/b.fvecs idx mgpq MGPQ2@0.3 && craft "def f(p):
+    a, e = vec(p, 8, 4); e += 16; a, e = vec(p, e, 8); a, e = vec(p, e, 4); p[a + 4:a + 8] = u32(DIR)
+own_patch(\"mgpq.idx\", \"MODL\", f)"'
+c idx_magsvd_dir_1500 2 "${MS/DIR/1500}" "$S magsvd.idx"
+c idx_magsvd_dir_huge 2 "${MS/DIR/0x7FFFFFF0}" "$S magsvd.idx"
+c idx_mgpq_dir_1500 2 "${MG/DIR/1500}" "$S mgpq.idx"
+c idx_mgpq_dir_huge 2 "${MG/DIR/0x7FFFFFF0}" "$S mgpq.idx"
+# PCA8,Binary: MODL holds FAISS's PCAMatrix blob; the mean's count is at "Pcam" + 17
+PC='idx pca PCA8,Binary && craft "def f(p):
+    i = p.find(b\"Pcam\"); EDIT
+own_patch(\"pca.idx\", \"MODL\", f)"'
+c idx_pca_A_short 2 "${PC/EDIT/pos = i + 17
+    for _ in range(3): pos = vec(p, pos, 4)[1]
+    a, e = vec(p, pos + 1, 4); p[pos + 1:pos + 9] = u64((e - a) // 4 - 1); del p[e - 4:e]
+    (bl,) = struct.unpack_from(\\\"<Q\\\", p, i - 8); p[i - 8:i] = u64(bl - 4)}" "$S pca.idx"
+c idx_pca_vec_2t 2 "${PC/EDIT/p[i + 17:i + 25] = u64(1 << 41)}" "$S pca.idx"
+c idx_pca_vec_32g 2 "${PC/EDIT/p[i + 17:i + 25] = u64(1 << 33)}" "$S pca.idx"
+c idx_pca_vec_4g 2 "${PC/EDIT/p[i + 17:i + 25] = u64(1 << 30)}" "$S pca.idx"
+# Prune@0.5 (d = 16: 1-byte columns): MODL = u64 n, col_w, ptr_w, row_w; values (f32); cols; ptrs; rows
+PR='idx prune Prune@0.5 && craft "def f(p):
+    va, ve = vec(p, 32, 4); ca, ce = vec(p, ve, 1); pa, pe = vec(p, ce, 1); ra, re = vec(p, pe, 1); EDIT
+own_patch(\"prune.idx\", \"MODL\", f)"'
+c idx_prune_cols255 2 "${PR/EDIT/p[ca:ce] = b\\\"\\\\xff\\\" * (ce - ca)}" "$S prune.idx"
+c idx_prune_coo_for_csr 2 "${PR/EDIT/return p[:ce] + u64(0) + u64(pe - pa) + p[pa:pe]}" "$S prune.idx"
+c idx_prune_ptr_end_max 2 "${PR/EDIT/w = p[16]; p[pe - w:pe] = b\\\"\\\\xff\\\" * w}" "$S prune.idx"
+c idx_prune_ptr_row10_max 2 "${PR/EDIT/w = p[16]; p[pa + 10 * w:pa + 11 * w] = b\\\"\\\\xff\\\" * w}" "$S prune.idx"
+c idx_trailing_byte 2 'idx int8 INT8 && printf x >>int8.idx' "$S int8.idx"
+TT='idx tt TT@0.5 && mv tt.idx x.idx && mv tt.idx.json x.idx.json && '"$H"'\"n\", 1 << '
+c idx_tt_n_2p45 2 "${TT}45))\"" "$S x.idx"
+c idx_tt_n_2p50 2 "${TT}50))\"" "$S x.idx"
+c idx_tt_n_2p53 2 "${TT}53))\"" "$S x.idx"
+# ---- FAISS index files, crafted (14) ---------------------------------------------------------------
+# The .json sidecar (and .rerank store) get the patched file's build id (craft.py fix_build_id).
+# SQ8 Flat: the u64 at offset 201 is the count of the codes (16,000).
+FC='idx sq8 SQ8 && craft "patch(\"sq8.idx\", 201, u64(1 << BITS)); fix_build_id(\"sq8.idx\")"'
+c idx_faiss_codes_4g 2 "${FC/BITS/32}" "$S sq8.idx"
+c idx_faiss_codes_64g 2 "${FC/BITS/36}" "$S sq8.idx"
+# SQ8 IVF16: the last 8 bytes are the last id of the last inverted list. ID is written there; the
+# plain variants search $Q for all 1,000 rows, the q995 ones search the base row that id named
+# (so it is the top hit). The review's "neg" id: -5 here (-1 is FAISS's "no result").
+FI='idx IDXNAME SQ8 IVF16 RR && craft "b = get(\"IDXNAME.idx\"); v = struct.unpack(\"<q\", b[-8:])[0]; b[-8:] = i64(ID); put(\"IDXNAME.idx\", b); fix_build_id(\"IDXNAME.idx\"); fvecs(\"q.fvecs\", rnd(1000, 16, 1)[v:v + 1])" && ids cids.txt 1000 d'
+fi_setup() { local s=${FI//IDXNAME/$1}; s=${s/RR/$2}; echo "${s/ID/$3}"; }
+SF='search --params nprobe=16 --out r.tsv'
+c idx_faiss_ivf_id_oob 2 "$(fi_setup ivf '' 1000000000)" "$SF --index ivf.idx --queries \"\$Q\" --k 1000"
+c idx_faiss_ivf_id_oob_ids 2 "$(fi_setup ivf '' 1000000000)" "$SF --index ivf.idx --queries \"\$Q\" --k 1000 --ids cids.txt"
+c idx_faiss_ivf_id_oob_rerank 2 "$(fi_setup ivfrr --rerank\ Flat 1000000000)" "$SF --index ivfrr.idx --queries \"\$Q\" --k 500 --rerank-factor 2"
+c idx_faiss_ivf_id_neg 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries \"\$Q\" --k 1000"
+c idx_faiss_ivf_id_neg_ids 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries \"\$Q\" --k 1000 --ids cids.txt"
+c idx_faiss_ivf_id_neg_rerank 2 "$(fi_setup ivfrr --rerank\ Flat -5)" "$SF --index ivfrr.idx --queries \"\$Q\" --k 500 --rerank-factor 2"
+c idx_faiss_ivf_id_oob_q995 2 "$(fi_setup ivf '' 1000000000)" "$SF --index ivf.idx --queries q.fvecs --k 10"
+c idx_faiss_ivf_id_oob_q995_ids 2 "$(fi_setup ivf '' 1000000000)" "$SF --index ivf.idx --queries q.fvecs --k 10 --ids cids.txt"
+c idx_faiss_ivf_id_oob_q995_rr 2 "$(fi_setup ivfrr --rerank\ Flat 1000000000)" "$SF --index ivfrr.idx --queries q.fvecs --k 10 --rerank-factor 2"
+c idx_faiss_ivf_id_neg_q995 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries q.fvecs --k 10"
+c idx_faiss_ivf_id_neg_q995_ids 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries q.fvecs --k 10 --ids cids.txt"
+c idx_faiss_ivf_id_neg_q995_rr 2 "$(fi_setup ivfrr --rerank\ Flat -5)" "$SF --index ivfrr.idx --queries q.fvecs --k 10 --rerank-factor 2"

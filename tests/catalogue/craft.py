@@ -24,6 +24,8 @@ Helpers (all little endian, as the formats are):
   own_write(path, version, sections)   writes sections and a fresh "CSUM" (index/checksum.h)
   own_patch(path, name, fn)      fn(bytearray payload) edits the section in place (or returns new
                                  bytes); the checksums and the sidecars' build ids follow
+  vec(payload, pos, esz)         a serialized vector at pos: (start of its elements, end)
+  own_set_version(path, v)       rewrites the file with format version v
   head_fields(payload) / head_set(payload, field, value)   the HEAD u64s: seed n d code_size nlist
   fix_build_id(index_path)       the .json sidecar's and .rerank store's build id := the file's
   checksum64(data)               index/checksum.h
@@ -221,6 +223,18 @@ def head_fields(p):
 def head_set(p, field, value):
     o = _head_offsets(p)[field]
     p[o:o + 8] = u64(value)
+
+
+def vec(p, pos, esz):
+    """The serialized vector at pos (u64 count, then count elements of esz bytes):
+    returns (start of the elements, end)."""
+    (count,) = struct.unpack_from("<Q", p, pos)
+    return pos + 8, pos + 8 + count * esz
+
+
+def own_set_version(path, version):
+    _, secs = own_read(path)
+    own_write(path, version, secs)
 
 
 def fix_build_id(index_path):

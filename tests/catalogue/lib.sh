@@ -21,12 +21,12 @@ fixture() {
   touch "$dir/.done"
 }
 
-# idx NAME METHOD [STRUCTURE [extra build args]]: an index of $B built once, copied here as
-# NAME.idx with its .json sidecar (and .rerank store when built with --rerank).
+# idx NAME METHOD [STRUCTURE [extra build args]]: an index of $B (or of $IDXBASE) built once,
+# copied here as NAME.idx with its .json sidecar (and .rerank store when built with --rerank).
 idx() {
   local name=$1 method=$2 structure=${3:-Flat}
   shift 3 2>/dev/null || shift $#
-  fixture "idx_$name" "\"\$EMBCOMP\" build -q --base \"\$B\" --metric l2 --method '$method' --index '$structure' $* --out $name.idx" || return 1
+  fixture "idx_$name" "\"\$EMBCOMP\" build -q --base \"${IDXBASE:-$B}\" --metric l2 --method '$method' --index '$structure' $* --out $name.idx" || return 1
   cp "$FIX/idx_$name/$name.idx"* .
 }
 
@@ -43,3 +43,6 @@ nlines() { wc -l <"$1" | tr -d ' '; }
 run_fixture() {
   fixture run "ids cids.txt 1000 d && ids qids.txt 20 q && \"\$EMBCOMP\" build -q --base \"\$B\" --metric l2 --method SQ8 --out s.idx && \"\$EMBCOMP\" search --index s.idx --queries \"\$Q\" --k 10 --ids cids.txt --query-ids qids.txt --out run.tsv && awk '\$4==1{print \$1\" 0 \"\$3\" 1\"}' run.tsv >qrels.txt"
 }
+
+# $FIX/b2k/b.fvecs: 2,000 x 16 rows (MagSVD and MGPQ remaps of 4 blocks of 512 rows).
+b2k() { fixture b2k 'craft "fvecs(\"b.fvecs\", rnd(2000, 16, 3))"'; }
