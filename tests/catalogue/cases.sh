@@ -180,3 +180,37 @@ c idx_faiss_ivf_id_oob_q995_rr 2 "$(fi_setup ivfrr --rerank\ Flat 1000000000)" "
 c idx_faiss_ivf_id_neg_q995 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries q.fvecs --k 10"
 c idx_faiss_ivf_id_neg_q995_ids 2 "$(fi_setup ivf '' -5)" "$SF --index ivf.idx --queries q.fvecs --k 10 --ids cids.txt"
 c idx_faiss_ivf_id_neg_q995_rr 2 "$(fi_setup ivfrr --rerank\ Flat -5)" "$SF --index ivfrr.idx --queries q.fvecs --k 10 --rerank-factor 2"
+
+# ---- HDF5 reader (28) ------------------------------------------------------------------------------
+HB='bench -q --methods SQ8 --out r.txt --data f.hdf5'
+A='import numpy as np, h5py; '
+ext() { echo "craft '${A}ann(\"f.hdf5\", train=lambda f, n: f.create_dataset(n, (1000, 16), \"<f4\", external=[(\"$1\", 0, 64000)]))'"; }
+c h5_ok 0 "craft 'ann(\"f.hdf5\")'" "$HB" "$OK_BEN"
+c h5_garbage 2 "craft 'put(\"f.hdf5\", rnd(100, 16).tobytes())'" "$HB"
+c h5_sig_garbage 2 "craft 'put(\"f.hdf5\", b\"\\x89HDF\\r\\n\\x1a\\n\" + rnd(100, 16).tobytes())'" "$HB"
+c h5_rank1 2 "craft 'ann(\"f.hdf5\", train=rnd(1000, 16).ravel())'" "$HB"
+c h5_rank3 2 "craft 'ann(\"f.hdf5\", train=rnd(1000, 16).reshape(10, 100, 16))'" "$HB"
+c h5_d0 2 "craft '${A}ann(\"f.hdf5\", train=np.zeros((1000, 0), np.float32))'" "$HB"
+c h5_n0 2 "craft '${A}ann(\"f.hdf5\", train=np.zeros((0, 16), np.float32))'" "$HB"
+c h5_strtype 2 "craft '${A}ann(\"f.hdf5\", train=np.full((1000, 16), b\"ab\"))'" "$HB"
+c h5_test_d8 2 "craft 'ann(\"f.hdf5\", test=rnd(20, 8))'" "$HB"
+c h5_nan 2 "craft '${A}x = rnd(1000, 16); x[7, 7] = np.nan; ann(\"f.hdf5\", train=x)'" "$HB"
+c h5_f64_overflow 2 "craft '${A}x = rnd(1000, 16).astype(np.float64); x[3, 3] = 1e300; ann(\"f.hdf5\", train=x)'" "$HB"
+c h5_dist_int 2 "craft '${A}ann(\"f.hdf5\", distance=np.int32(7))'" "$HB"
+c h5_dist_weird 2 "craft 'ann(\"f.hdf5\", distance=\"weird\")'" "$HB"
+c h5_dist_long 2 "craft 'ann(\"f.hdf5\", distance=\"euclidean\" * 2000)'" "$HB"
+c h5_no_train 2 "craft 'ann(\"f.hdf5\", train=False)'" "$HB"
+c h5_claim_big_deflate 2 "craft '${A}ann(\"f.hdf5\", train=lambda f, n: f.create_dataset(n, (6553600, 16), \"<f4\", compression=\"gzip\", chunks=(65536, 16)))'" "$HB"
+c h5_bomb_deflate 0 "craft '${A}ann(\"f.hdf5\", train=lambda f, n: f.create_dataset(n, data=np.zeros((20000, 16), np.float32), compression=\"gzip\"))'" "$HB" "$OK_BEN"
+c h5_ext_secret 2 "craft 'put(\"secret.bin\", rnd(1000, 16).tobytes())' && $(ext secret.bin)" "$HB"
+c h5_ext_devzero 2 "$(ext /dev/zero)" "$HB"
+c h5_ext_fifo 2 "mkfifo ff && $(ext ff)" "$HB"
+c h5_int_train 0 "craft '${A}ann(\"f.hdf5\", train=(rnd(1000, 16) * 100).astype(np.int32))'" "$HB" "$OK_BEN"
+c h5_train_group 2 "craft 'ann(\"f.hdf5\", train=lambda f, n: f.create_group(n))'" "$HB"
+c h5_train_softloop 2 "craft '${A}ann(\"f.hdf5\", train=lambda f, n: (f.__setitem__(n, h5py.SoftLink(\"/loop\")), f.__setitem__(\"loop\", h5py.SoftLink(\"/train\"))))'" "$HB"
+c h5_train_extlink 2 "craft '${A}ann(\"other.hdf5\"); ann(\"f.hdf5\", train=lambda f, n: f.__setitem__(n, h5py.ExternalLink(\"other.hdf5\", \"/train\")))'" "$HB"
+c h5b_nb_float 2 "craft 'ann(\"f.hdf5\", neighbors=rnd(20, 10))'" "$HB"
+c h5b_nb_rows 2 "craft '${A}ann(\"f.hdf5\", neighbors=np.zeros((19, 10), np.int32))'" "$HB"
+c h5b_nb_oob 2 "craft '${A}ann(\"f.hdf5\", neighbors=np.full((20, 10), 5000, np.int32))'" "$HB"
+# queries read only 'test': an external 'train' in the queries file is never opened
+c h5_query_test_ext_secret 0 "idx sq8 SQ8 && craft 'put(\"secret.bin\", rnd(1000, 16).tobytes())' && $(ext secret.bin)" 'search --index sq8.idx --queries f.hdf5 --k 10 --out r.tsv' 'test "$(nlines r.tsv)" = 200'

@@ -17,6 +17,8 @@ Helpers (all little endian, as the formats are):
   npyh(path, dict_text, payload=b"", version=(1, 0))   the same with numpy's header padding
   hdr(descr, shape, fortran)     the header dict text numpy writes
   h5(path, **datasets)           an HDF5 file (h5py) with these datasets
+  ann(path, train, test, distance, **extra)   an ann-benchmarks HDF5 file (defaults: the fixtures'
+                                 rows; a callable value f(h5file, name) makes that dataset itself)
   put(path, data) / get(path)    bytes
   patch(path, offset, data)      overwrite bytes at offset
   u32, u64, i32, i64, f32        pack one value
@@ -151,6 +153,26 @@ def h5(path, **datasets):
     with h5py.File(path, "w") as f:
         for k, v in datasets.items():
             f.create_dataset(k, data=v)
+
+
+def ann(path, train=None, test=None, distance="euclidean", **extra):
+    """An ann-benchmarks HDF5 file: train (1,000 x 16) and test (20 x 16) rows of the fixtures,
+    the root attribute distance, and any extra datasets (h5py objects: a callable gets the file)."""
+    import h5py
+    with h5py.File(path, "w") as f:
+        for name, v in (("train", rnd(1000, 16, 1) if train is None else train),
+                        ("test", rnd(20, 16, 2) if test is None else test)):
+            if callable(v):
+                v(f, name)
+            elif v is not False:
+                f.create_dataset(name, data=v)
+        for name, v in extra.items():
+            if callable(v):
+                v(f, name)
+            else:
+                f.create_dataset(name, data=v)
+        if distance is not None:
+            f.attrs["distance"] = distance
 
 
 def checksum64(data):
