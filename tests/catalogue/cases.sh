@@ -214,3 +214,58 @@ c h5b_nb_rows 2 "craft '${A}ann(\"f.hdf5\", neighbors=np.zeros((19, 10), np.int3
 c h5b_nb_oob 2 "craft '${A}ann(\"f.hdf5\", neighbors=np.full((20, 10), 5000, np.int32))'" "$HB"
 # queries read only 'test': an external 'train' in the queries file is never opened
 c h5_query_test_ext_secret 0 "idx sq8 SQ8 && craft 'put(\"secret.bin\", rnd(1000, 16).tobytes())' && $(ext secret.bin)" 'search --index sq8.idx --queries f.hdf5 --k 10 --out r.tsv' 'test "$(nlines r.tsv)" = 200'
+
+# ---- qrels / runs / ids / eval (45) -------------------------------------------------------------------
+# $FIX/run: run.tsv (SQ8 search of $Q over $B, k 10, ids q0.. and d0..), qrels.txt, cids.txt, qids.txt
+R='run_fixture && '
+EQ='eval --out e.txt --run "$FIX/run/run.tsv" --qrels qrels.txt'
+ER='eval --out e.txt --qrels "$FIX/run/qrels.txt" --run run.tsv'
+EC='eval --out e.txt --qrels "$FIX/run/qrels.txt" --corpus "$B" --queries "$Q" --query-ids "$FIX/run/qids.txt"'
+OK_EV='grep -q ndcg e.txt'
+c eval_qrels_empty 2 "${R}: >qrels.txt" "$EQ"
+c eval_qrels_blank 2 "${R}printf '\n\n  \n' >qrels.txt" "$EQ"
+c eval_qrels_5f 2 "${R}printf 'q0 0 d1 1 x\n' >qrels.txt" "$EQ"
+c eval_qrels_3f 2 "${R}printf 'q0 d1 1\n' >qrels.txt" "$EQ"
+c eval_qrels_relabc 2 "${R}printf 'q0 0 d1 abc\n' >qrels.txt" "$EQ"
+c eval_qrels_relfloat 2 "${R}printf 'q0 0 d1 0.5\n' >qrels.txt" "$EQ"
+c eval_qrels_relhuge 2 "${R}printf 'q0 0 d1 99999999999999999999\n' >qrels.txt" "$EQ"
+c eval_qrels_dup 2 "${R}printf 'q0 0 d1 1\nq0 0 d1 1\n' >qrels.txt" "$EQ"
+c eval_qrels_bin 2 "${R}head -c 2000 \"\$B\" >qrels.txt" "$EQ"
+# a NUL inside a document id is just an unknown document: exit 0 with warnings
+c eval_qrels_nul 0 "${R}cp \"\$FIX/run/qrels.txt\" qrels.txt && printf 'q1 0 d\\000x 1\n' >>qrels.txt" "$EQ" "$OK_EV"
+c eval_qrels_esc 2 "${R}printf 'q0 0 d1 \\033[31m\n' >qrels.txt" "$EQ"
+c eval_qrels_relneg 0 "${R}cp \"\$FIX/run/qrels.txt\" qrels.txt && printf 'q1 0 d7 -1\n' >>qrels.txt" "$EQ" "$OK_EV"
+c eval_qrels_crlf 0 "${R}sed 's/\$/\\r/' \"\$FIX/run/qrels.txt\" >qrels.txt" "$EQ" "$OK_EV"
+c eval_qrels_beir_hdr_only 2 "${R}printf 'query-id\tcorpus-id\tscore\n' >qrels.txt" "$EQ"
+c eval_qrels_fifo 2 "${R}mkfifo qrels.txt" "$EQ"
+c eval_qrels_dir 2 "${R}mkdir qrels.txt" "$EQ"
+c eval_run_nan 2 "${R}printf 'q0 Q0 d1 1 nan t\n' >run.tsv" "$ER"
+c eval_run_inf 2 "${R}printf 'q0 Q0 d1 1 inf t\n' >run.tsv" "$ER"
+c eval_run_1e400 2 "${R}printf 'q0 Q0 d1 1 1e400 t\n' >run.tsv" "$ER"
+c eval_run_4f 2 "${R}printf 'q0 Q0 d1 1\n' >run.tsv" "$ER"
+c eval_run_dup 2 "${R}printf 'q0 Q0 d1 1 0.5 t\nq0 Q0 d1 2 0.4 t\n' >run.tsv" "$ER"
+c eval_run_rankx 2 "${R}printf 'q0 Q0 d1 x 0.5 t\n' >run.tsv" "$ER"
+c eval_run_empty 2 "${R}: >run.tsv" "$ER"
+c eval_run_hex 2 "${R}printf 'q0 Q0 d1 1 0x1p3 t\n' >run.tsv" "$ER"
+EM="eval --out e.txt --run \"\$FIX/run/run.tsv\" --qrels \"\$FIX/run/qrels.txt\" --metrics"
+c eval_metrics_ndcg_0 2 "$R:" "$EM ndcg@0"
+c eval_metrics_ndcg_-1 2 "$R:" "$EM ndcg@-1"
+c eval_metrics_ndcg_99999999999999999999 2 "$R:" "$EM ndcg@99999999999999999999"
+c eval_metrics_foo_10 2 "$R:" "$EM foo@10"
+c eval_metrics_qq 2 "$R:" "$EM ''"
+c eval_metrics_qcq 2 "$R:" "$EM ,"
+c eval_metrics_ndcg_10c 2 "$R:" "$EM ndcg@10,"
+c eval_metrics_NDCG_10 0 "$R:" "$EM NDCG@10" "$OK_EV"
+c eval_metrics_ndcg_1e3 2 "$R:" "$EM ndcg@1e3"
+c eval_metrics_p_18446744073709551615 0 "$R:" "$EM p@18446744073709551615" 'grep -q "P@\|p@" e.txt'
+c eval_metrics_ndcg_cut_0 2 "$R:" "$EM ndcg_cut@0"
+c eval_metrics_huge_k_ok 0 "$R:" "$EM ndcg@1000000" "$OK_EV"
+c eval_ids_dup 2 "${R}cp \"\$FIX/run/cids.txt\" ci.txt && sed -i '2s/.*/d0/' ci.txt" "$EC --corpus-ids ci.txt"
+c eval_ids_space 2 "${R}cp \"\$FIX/run/cids.txt\" ci.txt && sed -i '2s/.*/d 1/' ci.txt" "$EC --corpus-ids ci.txt"
+c eval_ids_empty_line 2 "${R}cp \"\$FIX/run/cids.txt\" ci.txt && sed -i '2s/.*//' ci.txt" "$EC --corpus-ids ci.txt"
+c eval_ids_short 2 "${R}head -n 999 \"\$FIX/run/cids.txt\" >ci.txt" "$EC --corpus-ids ci.txt"
+c eval_depth0_ok 0 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --depth 0" "$OK_EV"
+c eval_depth_huge 2 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --depth 99999999999999999999"
+c eval_depth_neg 2 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --depth -1"
+c eval_runout_same_as_out 0 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --run-out e.txt" "$OK_EV"
+c eval_qrels_no_match 0 "${R}cp \"\$FIX/run/qrels.txt\" qrels.txt && printf 'q999 0 d1 1\n' >>qrels.txt" "$EQ" "$OK_EV"
