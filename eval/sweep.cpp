@@ -209,7 +209,7 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
   const Dataset& ds = split.ds;
   const size_t depth = std::min(n, ds.qrels ? std::max(q.k, kRetrievalDepth) : q.k);
   auto search = [&](MatrixView<float> queries, size_t want) {
-    const size_t kc = fine ? std::min(n, want * c.rerank_factor) : want;
+    const size_t kc = fine ? rerank_candidates(want, c.rerank_factor, n) : want;
     KnnResult found = search_table(*table, queries, kc, ds.search_metric(), 65536,
                                    /*asymmetric=*/fine != nullptr);
     if (fine) found = rerank(found, *fine, queries, want, ds.search_metric());

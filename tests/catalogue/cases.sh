@@ -269,3 +269,62 @@ c eval_depth_huge 2 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --depth 99999
 c eval_depth_neg 2 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --depth -1"
 c eval_runout_same_as_out 0 "$R:" "$EC --corpus-ids \"\$FIX/run/cids.txt\" --run-out e.txt" "$OK_EV"
 c eval_qrels_no_match 0 "${R}cp \"\$FIX/run/qrels.txt\" qrels.txt && printf 'q999 0 d1 1\n' >>qrels.txt" "$EQ" "$OK_EV"
+
+# ---- search options, ids files, rerank store (48) ----------------------------------------------------
+SS='search --queries "$Q" --out r.tsv --index sq8.idx'
+I='idx sq8 SQ8 && ids cids.txt 1000 d && ids qids.txt 20 q && '
+OK_RUN='test "$(nlines r.tsv)" = 200'
+c search_ids_dup 2 "${I}sed -i '5s/.*/d0/' cids.txt" "$SS --k 10 --ids cids.txt"
+c search_ids_space 2 "${I}sed -i '5s/.*/d 4/' cids.txt" "$SS --k 10 --ids cids.txt"
+c search_qids_dup 2 "${I}sed -i '2s/.*/q0/' qids.txt" "$SS --k 10 --ids cids.txt --query-ids qids.txt"
+c search_qids_tab 2 "${I}sed -i '2s/.*/q\\t1/' qids.txt" "$SS --k 10 --ids cids.txt --query-ids qids.txt"
+c search_tag_space 2 "$I:" "$SS --k 10 --tag 'a b'"
+c search_tag_empty 2 "$I:" "$SS --k 10 --tag ''"
+c search_ids_fifo 2 "${I}mkfifo f.txt" "$SS --k 10 --ids f.txt"
+c search_k_0 2 "$I:" "$SS --k 0"
+c search_k_-1 2 "$I:" "$SS --k -1"
+c search_k_1e3 2 "$I:" "$SS --k 1e3"
+c search_k_99999999999999999999 2 "$I:" "$SS --k 99999999999999999999"
+c search_k_1001 2 "$I:" "$SS --k 1001"
+c search_k_abc 2 "$I:" "$SS --k abc"
+c search_k_q_5q 2 "$I:" "$SS --k \"'5'\""
+c search_k_5x 2 "$I:" "$SS --k 5x"
+c search_k_eq_n 0 "$I:" "$SS --k 1000" 'test "$(nlines r.tsv)" = 20000'
+# --threads: negative counts and oversubscription are refused now (reliability #8)
+c search_threads_-1 2 "$I:" "$SS --k 10 --threads -1"
+c search_threads_-5 2 "$I:" "$SS --k 10 --threads -5"
+c search_threads_100000 2 "$I:" "$SS --k 10 --threads 100000"
+c build_threads_neg 2 ':' 'build -q --base "$B" --metric l2 --method SQ8 --out o.idx --threads -1'
+c bench_threads_neg 2 ':' 'bench -q --base "$B" --queries "$Q" --metric l2 --methods SQ8 --out r.txt --threads -1'
+SP='search --queries "$Q" --out r.tsv --k 10 --index ivf.idx --params'
+IV='idx ivf SQ8 IVF16'
+c search_params_nprobe_eq_0 2 "$IV" "$SP nprobe=0"
+c search_params_nprobe_eq_-5 2 "$IV" "$SP nprobe=-5"
+c search_params_nprobe_eq_1e300 2 "$IV" "$SP nprobe=1e300"
+c search_params_nprobe_eq_nan 2 "$IV" "$SP nprobe=nan"
+c search_params_nprobe_eq_inf 2 "$IV" "$SP nprobe=inf"
+c search_params_efSearch_eq_10 2 "$IV" "$SP efSearch=10"
+c search_params_foo_eq_1 2 "$IV" "$SP foo=1"
+c search_params_nprobe 2 "$IV" "$SP nprobe"
+c search_params_nprobe_eq_ 2 "$IV" "$SP nprobe="
+c search_params__eq_3 2 "$IV" "$SP =3"
+# nprobe above nlist was silently clipped; now refused (reliability #20)
+c search_params_nprobe_eq_99999 2 "$IV" "$SP nprobe=99999"
+OP='search --queries "$Q" --out r.tsv --k 10 --index int8rr.idx'
+IO='idx int8rr INT8 IVF16 --rerank Flat'
+c own_params_nprobe_eq_0 2 "$IO" "$OP --params nprobe=0"
+c own_params_nprobe_eq_-5 2 "$IO" "$OP --params nprobe=-5"
+c own_params_nprobe_eq_1e3 2 "$IO" "$OP --params nprobe=1e3"
+c own_params_nprobe_eq_17 2 "$IO" "$OP --params nprobe=17"
+# 'nprobe= 3' (a blank before the value) was accepted; the parser is strict now (reliability #28)
+c own_params_nprobe_eq__3 2 "$IO" "$OP --params 'nprobe= 3'"
+c own_params_nprobe_eq_3x 2 "$IO" "$OP --params nprobe=3x"
+c own_rerank_factor_0 2 "$IO" "$OP --rerank-factor 0"
+c own_rerank_factor_-1 2 "$IO" "$OP --rerank-factor -1"
+c own_rerank_factor_6148914691236517206 2 "$IO" "$OP --rerank-factor 6148914691236517206"
+# 2^64 - 1 wrapped and was accepted; now out of the option's range: exit 2
+c own_rerank_factor_18446744073709551615 2 "$IO" "$OP --rerank-factor 18446744073709551615"
+c own_rerank_factor_1000000 0 "$IO" "$OP --rerank-factor 1000000" "$OK_RUN"
+c rerank_missing_store 2 "$IO && rm int8rr.idx.rerank" "$OP --rerank-factor 2"
+c rerank_wrong_store 2 "$IO && idx int8rr2 INT8 IVF8 --rerank Flat && cp int8rr2.idx.rerank int8rr.idx.rerank" "$OP --rerank-factor 2"
+c rerank_trunc_store 2 "$IO && truncate -s -100 int8rr.idx.rerank" "$OP --rerank-factor 2"
