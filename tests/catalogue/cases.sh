@@ -328,3 +328,26 @@ c own_rerank_factor_1000000 0 "$IO" "$OP --rerank-factor 1000000" "$OK_RUN"
 c rerank_missing_store 2 "$IO && rm int8rr.idx.rerank" "$OP --rerank-factor 2"
 c rerank_wrong_store 2 "$IO && idx int8rr2 INT8 IVF8 --rerank Flat && cp int8rr2.idx.rerank int8rr.idx.rerank" "$OP --rerank-factor 2"
 c rerank_trunc_store 2 "$IO && truncate -s -100 int8rr.idx.rerank" "$OP --rerank-factor 2"
+
+# ---- output paths (8, then search/bench outputs) -------------------------------------------------------
+BO='build -q --base "$B" --metric l2 --method SQ8 --out'
+c out_missing_dir 2 ':' "$BO nodir/o.idx"
+c out_is_dir 2 'mkdir o.idx' "$BO o.idx"
+c out_parent_is_file 2 ': >f' "$BO f/o.idx"
+c out_empty 2 ':' "$BO ''"
+# a device node at the output path is refused (it became a regular file); we run as root here
+if [ "$(id -u)" = 0 ] && (cd "$WORK" && mknod .probe c 1 3 2>/dev/null && rm -f .probe); then
+  c out_chardev 2 'mknod null c 1 3' "$BO null" 'test -c null'
+else
+  skip out_chardev 'needs root to mknod a character device (1, 3)'
+fi
+# a symlink at the output path was replaced by a file; now refused (the link and its target stay)
+c out_symlink 2 'echo keep >target.txt && ln -s target.txt o.idx' "$BO o.idx"
+# the review's predictable temporary name <out>.tmp.<pid>, planted as a symlink to a victim: now
+# exit 0, the victim unchanged and the index a regular file (temporaries are exclusive and random)
+c out_tmp_symlink_attack 0 'echo victim >victim.txt' 'sh:ln -s victim.txt o.idx.tmp.$$; exec "$EMBCOMP" build -q --base "$B" --metric l2 --method SQ8 --out o.idx' 'test "$(cat victim.txt)" = victim && test -f o.idx && ! test -L o.idx'
+c search_out_bad_ext 2 'idx sq8 SQ8' 'search --index sq8.idx --queries "$Q" --k 10 --out r.csv'
+c search_out_npy 0 'idx sq8 SQ8' 'search --index sq8.idx --queries "$Q" --k 10 --out r.npy' 'craft "import numpy as np; assert np.load(\"r.npy\").shape == (20, 10)"'
+c search_out_same_as_queries 0 'idx sq8 SQ8 && craft "npy(\"q.npy\", rnd(20, 16, 2))"' 'search --index sq8.idx --queries q.npy --k 10 --out q.npy' 'craft "import numpy as np; assert np.load(\"q.npy\").shape == (20, 10)"'
+c search_out_is_index 2 'idx sq8 SQ8' 'search --index sq8.idx --queries "$Q" --k 10 --out sq8.idx'
+c bench_out_missing_dir 2 ':' 'bench -q --base "$B" --queries "$Q" --metric l2 --methods SQ8 --out nodir/r.txt'
