@@ -351,3 +351,35 @@ c search_out_npy 0 'idx sq8 SQ8' 'search --index sq8.idx --queries "$Q" --k 10 -
 c search_out_same_as_queries 0 'idx sq8 SQ8 && craft "npy(\"q.npy\", rnd(20, 16, 2))"' 'search --index sq8.idx --queries q.npy --k 10 --out q.npy' 'craft "import numpy as np; assert np.load(\"q.npy\").shape == (20, 10)"'
 c search_out_is_index 2 'idx sq8 SQ8' 'search --index sq8.idx --queries "$Q" --k 10 --out sq8.idx'
 c bench_out_missing_dir 2 ':' 'bench -q --base "$B" --queries "$Q" --metric l2 --methods SQ8 --out nodir/r.txt'
+
+# ---- usage / build / bench options (26) -------------------------------------------------------------
+BQ='bench -q --base "$B" --queries "$Q" --metric l2 --methods SQ8 --out r.txt'
+# no command: one usage line now (the review saw the 18-line help)
+c usage_no_cmd 2 ':' ''
+c usage_unknown_cmd 2 ':' 'frobnicate'
+c usage_unknown_opt 2 ':' "$BQ --bogus"
+c usage_dup_opt 2 ':' "$BQ --k 5 --k 6"
+c usage_missing_req 2 ':' 'build -q --base "$B" --metric l2 --method SQ8'
+# cosine is a documented alias of angular (reliability #28)
+c usage_metric_bad 0 ':' 'bench -q --base "$B" --queries "$Q" --metric cosine --methods SQ8 --out r.txt' "$OK_BEN"
+c usage_both_data_base 2 ':' "$BQ --data sift-5k"
+# --seed -1 was accepted (wrapped); now refused (reliability #22)
+c usage_seed_neg 2 ':' "$BQ --seed -1"
+c bench_format_bad 2 ':' "$BQ --format csv"
+c bench_k0 2 ':' "$BQ --k 0"
+c bench_k_gt_n 2 ':' "$BQ --k 1001"
+c bench_rerank_factor0 2 ':' "$BQ --rerank Flat --rerank-factor 0"
+# k * F overflowed and bench failed with exit 1 "shapes do not agree" (reliability #22): exit 2 now
+c bench_rerank_factor_huge 2 ':' "$BQ --rerank Flat --rerank-factor 6148914691236517206 --k 3"
+c bench_rerank_table 0 ':' "$BQ --rerank SVD@0.5" "$OK_BEN"
+c build_rerank_table 2 ':' 'build -q --base "$B" --metric l2 --method SQ8 --rerank SVD@0.5 --out o.idx'
+c build_rerank_fails_after_store 2 'craft "fvecs(\"h.fvecs\", rnd(1000, 16) * 1e30)"' 'build -q --base h.fvecs --metric l2 --method PQ4x8 --rerank Flat --out o.idx'
+BI='build -q --base "$B" --metric l2 --out o.idx'
+c build_nlist_gt_n 2 ':' "$BI --method INT8 --index IVF2000"
+c build_nlist0 2 ':' "$BI --method INT8 --index IVF0"
+c build_nlist_huge 2 ':' "$BI --method INT8 --index IVF99999999999999999999"
+c build_faiss_nlist_gt_n 2 ':' "$BI --method SQ8 --index IVF2000"
+c build_faiss_bad_struct 2 ':' "$BI --method SQ8 --index Foo32"
+c build_hnsw0 2 ':' "$BI --method SQ8 --index HNSW0"
+# HNSW100000 was built (27 s, 800 MB); HNSW's M is now bounded to [2, 256] (reliability #9)
+c build_hnsw_huge 2 ':' "$BI --method SQ8 --index HNSW100000"
