@@ -383,3 +383,90 @@ c build_faiss_bad_struct 2 ':' "$BI --method SQ8 --index Foo32"
 c build_hnsw0 2 ':' "$BI --method SQ8 --index HNSW0"
 # HNSW100000 was built (27 s, 800 MB); HNSW's M is now bounded to [2, 256] (reliability #9)
 c build_hnsw_huge 2 ':' "$BI --method SQ8 --index HNSW100000"
+
+# ---- method specs (70) ------------------------------------------------------------------------------
+# In the names: _at_ = '@', c = ',', s = ';', sp = ' '. bench runs every spec on $B/$Q; with exit 0
+# the table must name the spec's first method.
+spec() {  # spec NAME EXPECT 'SPEC' ['NOTE']
+  if [ "$2" = 0 ]; then
+    c "$1" 0 ':' "bench -q --base \"\$B\" --queries \"\$Q\" --metric l2 --out r.txt --methods '$3'" "test -s r.txt && grep -q recall r.txt"
+  else
+    c "$1" "$2" ':' "bench -q --base \"\$B\" --queries \"\$Q\" --metric l2 --methods '$3'"
+  fi
+}
+spec spec_PQ0x8 2 'PQ0x8'
+spec spec_PQ99999x8 2 'PQ99999x8'
+spec spec_PQ1x17 2 'PQ1x17'
+spec spec_PQ4x0 2 'PQ4x0'
+# bench records a method that fails on the data (65,536 centroids from 1,000 rows) and exits 1
+spec spec_PQ1x16 1 'PQ1x16'
+spec spec_PQ16x16 1 'PQ16x16'
+spec spec_SQ_at_0 2 'SQ@0'
+spec spec_SQ_at_1 2 'SQ@1'
+spec spec_SQ_at_1x 2 'SQ@1x'
+spec spec_SQ_at_0.5x 2 'SQ@0.5x'
+spec spec_SQ_at_-0.5 2 'SQ@-0.5'
+spec spec_SQ_at_0x10 2 'SQ@0x10'
+spec spec_SQ_at_4.9e-324 2 'SQ@4.9e-324'
+spec spec_SVD_at_1e-300 2 'SVD@1e-300'
+spec spec_SVD_at_nan 2 'SVD@nan'
+spec spec_SVD_at_inf 2 'SVD@inf'
+spec spec_SVD_at_infx 2 'SVD@infx'
+spec spec_SVD_at_nanx 2 'SVD@nanx'
+spec spec_SVD_at_ 2 'SVD@'
+spec spec_SVD0 2 'SVD0'
+spec spec_SVD17 2 'SVD17'
+spec spec_PCA-5 2 'PCA-5'
+spec spec_PCA0 2 'PCA0'
+spec spec_PCA17 2 'PCA17'
+spec spec_PCA16 0 'PCA16'
+spec spec_TT_at_nanx 2 'TT@nanx'
+spec spec_TT0 2 'TT0'
+# exit 1 (std::bad_alloc) before; a rank whose model is over 4x the table is refused now
+spec spec_TT65536 2 'TT65536'
+spec spec_TT_at_0.999 0 'TT@0.999'
+spec spec_RQ256x16 1 'RQ256x16'
+spec spec_RQ0x8 2 'RQ0x8'
+spec spec_OPQ0cPQ4x8 2 'OPQ0,PQ4x8'
+spec spec_OPQ3cPQ4x8 2 'OPQ3,PQ4x8'
+spec spec_PCA8cPCA4cSQ8 0 'PCA8,PCA4,SQ8'
+spec spec_cSQ8 2 ',SQ8'
+spec spec_SQ8c 2 'SQ8,'
+spec spec_SQ8ssPQ4x8 0 'SQ8;;PQ4x8'
+spec spec_sp 2 ' '
+spec spec_s 2 ';'
+spec spec_SQ8cPQ4x8 2 'SQ8,PQ4x8'
+spec spec_Binary_at_0.5 2 'Binary@0.5'
+spec spec_INT8_at_0.5 2 'INT8@0.5'
+spec spec_Dedup_at_0.5 0 'Dedup@0.5'
+spec spec_Dedup0x0_at_0.5 2 'Dedup0x0@0.5'
+spec spec_Dedup65536x16_at_0.5 2 'Dedup65536x16@0.5'
+spec spec_MGPQ0_at_0.5 2 'MGPQ0@0.5'
+spec spec_MGPQ17_at_0.5 2 'MGPQ17@0.5'
+spec spec_MGPQ2x8-16_M4 2 'MGPQ2x8-16_M4'
+spec spec_MGPQ2x16-8_M4 0 'MGPQ2x16-8_M4'
+spec spec_MagSVD2r16-17 2 'MagSVD2r16-17'
+spec spec_MagSVD2r99999999999-1 2 'MagSVD2r99999999999-1'
+spec spec_GQ8_at_0.5 2 'GQ8@0.5'
+spec spec_GQ_at_0.5 0 'GQ@0.5'
+spec spec_Prune_at_0.0001 2 'Prune@0.0001'
+spec spec_Prune_at_1e-30 2 'Prune@1e-30'
+spec spec_SQ8x 2 'SQ8x'
+spec spec_sq8 2 'sq8'
+# 'SQ 8' (a blank inside a component) was accepted; now refused (reliability #28)
+spec spec_SQsp8 2 'SQ 8'
+spec spec_PCA_at_0.5 0 'PCA@0.5'
+spec spec_PCA+SQ4_at_0.5 0 'PCA+SQ4@0.5'
+spec spec_OPQ+PQ_at_0.25 0 'OPQ+PQ@0.25'
+spec spec_SVD_at_0.1cSQ8 2 'SVD@0.1,SQ8'
+spec spec_PCA8cSVD_at_0.1 2 'PCA8,SVD@0.1'
+spec spec_PCA8cDedup_at_0.5 2 'PCA8,Dedup@0.5'
+LONG1=$(printf '1%.0s' {1..40000})
+spec spec_long_digits 2 "PQ${LONG1}x8"
+spec spec_long_alpha 2 "${LONG1//1/A}"
+# a 40,000-character budget was accepted; specs are now limited to 256 characters
+spec spec_long_budget 2 "SQ@0.${LONG1}"
+spec spec_many_pca 0 "$(printf 'PCA16,%.0s' {1..40})SQ8"
+spec spec_many_methods 0 "$(printf 'SQ8;%.0s' {1..20})SQ8"
+spec spec_mgpq_long_list 2 "MGPQ20000x$(printf '8-%.0s' {1..19999})8_M4"
+c build_spec_long_digits 2 ':' "build -q --base \"\$B\" --metric l2 --method 'PQ${LONG1}x8' --out o.idx"
