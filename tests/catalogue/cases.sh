@@ -470,3 +470,112 @@ spec spec_many_pca 0 "$(printf 'PCA16,%.0s' {1..40})SQ8"
 spec spec_many_methods 0 "$(printf 'SQ8;%.0s' {1..20})SQ8"
 spec spec_mgpq_long_list 2 "MGPQ20000x$(printf '8-%.0s' {1..19999})8_M4"
 c build_spec_long_digits 2 ':' "build -q --base \"\$B\" --metric l2 --method 'PQ${LONG1}x8' --out o.idx"
+
+# ---- CTR ctr-data / ctr-gen / ctr-train (87) ----------------------------------------------------------
+CD='ctr-data --no-cache --data'
+OK_CD='grep -q "rows loaded" "$STDOUT"'
+CR='cp "$CRIT" c.csv && '
+c ctrdata_ctr_empty 2 ': >c.csv' "$CD criteo:c.csv"
+c ctrdata_ctr_hdr_only 2 'head -n 1 "$CRIT" >c.csv' "$CD criteo:c.csv"
+c ctrdata_ctr_cols 2 "${CR}sed -i '5s/,[^,]*\$//' c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_badhex 2 "${CR}sed -i '5s/68fd1e64/zzzzzzzz/; 5s/,[0-9a-f]\\{8\\},/,zzzzzzzz,/' c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_hugeint 2 "${CR}sed -i '5s/^\\([^,]*,[^,]*\\),[^,]*,/\\1,99999999999999999999,/' c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_label2 2 "${CR}sed -i '5s/^\\([^,]*\\),[01],/\\1,2,/' c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_3rows 2 'head -n 4 "$CRIT" >c.csv' "$CD criteo:c.csv"
+c ctrdata_ctr_bin 2 'head -c 20000 "$B" >c.csv' "$CD criteo:c.csv"
+c ctrdata_ctr_badhdr 2 "${CR}sed -i '1s/Label/Labelx/' c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_longline 2 "${CR}head -c 70000000 /dev/zero | tr '\\\\0' a >>c.csv" "$CD criteo:c.csv"
+c ctrdata_ctr_ok 0 ':' "$CD criteo:\"\$CRIT\"" "$OK_CD"
+# the bundled CSV already ends its lines with CRLF: the TSV (LF) is converted here
+c ctrdata_ctr_crlf 0 "sed 's/\$/\\r/' \"\$CRIT_TSV\" >c.tsv" "$CD criteo:c.tsv" "$OK_CD"
+c ctrdata_ctr_neg 0 "${CR}sed -i '5s/^\\([^,]*,[^,]*\\),[^,]*,/\\1,-5,/' c.csv" "$CD criteo:c.csv" "$OK_CD"
+c ctrdata_skip_badhex 0 "${CR}sed -i '5s/,[0-9a-f]\\{8\\},/,zzzzzzzz,/' c.csv" "$CD criteo:c.csv --skip-bad-rows" 'grep -q "1 malformed rows skipped" "$STDOUT"'
+c ctrdata_tsv_commas 2 "cp \"\$CRIT_TSV\" c.tsv && sed -i '3s/\\t/,/g' c.tsv" "$CD criteo:c.tsv"
+c ctrdata_tsv_commas_skip 2 "sed 's/\\t/,/g' \"\$CRIT_TSV\" >c.tsv" "$CD criteo:c.tsv --skip-bad-rows"
+AV='avazu && cp "$FIX/avazu/a.csv" a.csv && '
+# one line now (the one-day warning came first)
+c ctrdata_avazu_hdr_only 2 'avazu && head -n 1 "$FIX/avazu/a.csv" >a.csv' "$CD avazu:a.csv"
+c ctrdata_avazu_badhour 2 "${AV}sed -i '10s/,141021[0-9]*,/,14x02100,/' a.csv" "$CD avazu:a.csv"
+c ctrdata_avazu_wide 2 "${AV}sed -i '1s/\$/$(printf ',c%.0s' {1..300})/' a.csv" "$CD avazu:a.csv"
+# hour -1234567 was accepted (the day wrapped); hours are 8 digits now (reliability #28)
+c ctrdata_avazu_neghour 2 "${AV}sed -i '10s/,141021[0-9]*,/,-1234567,/' a.csv" "$CD avazu:a.csv"
+c ctrdata_nosrc 2 ':' "$CD \"\$CRIT\""
+c ctrdata_badsrc 2 ':' "$CD foo:\"\$CRIT\""
+c ctrdata_fifo 2 'mkfifo c.csv' "$CD criteo:c.csv"
+c ctrdata_devzero 2 'ln -s /dev/zero c.csv' "$CD criteo:c.csv"
+c ctrdata_dir 2 'mkdir c.csv' "$CD criteo:c.csv"
+c ctrdata_min_count0 2 ':' "$CD criteo:\"\$CRIT\" --min-count 0"
+c ctrdata_max_rows_neg 2 ':' "$CD criteo:\"\$CRIT\" --max-rows -1"
+c ctrdata_cache_dir_missing 0 "$CR:" 'ctr-data --data criteo:c.csv --cache-dir nodir' "$OK_CD"
+c ctrdata_cache_corrupt 0 "${CR}\"\$EMBCOMP\" ctr-data --data criteo:c.csv >/dev/null && for f in *.ctrcache; do printf garbage | dd of=\"\$f\" bs=1 seek=100 conv=notrunc 2>/dev/null; done" 'ctr-data --data criteo:c.csv' "$OK_CD"
+c ctrgen_ok 0 ':' 'ctr-gen --rows 1000 --out g.bin' '"$EMBCOMP" ctr-data --no-cache --data synthetic:g.bin | grep -q "1000 rows loaded"'
+# synthetic files (eval/ctr_synthetic.h): header 136 bytes + 26 i64 cardinalities, rows of 164 bytes
+SY='syn && cp "$FIX/syn/syn.bin" s.bin && craft "b = get(\"s.bin\"); EDIT; put(\"s.bin\", b)"'
+sy() { echo "${SY/EDIT/$1}"; }
+c ctrdata_syn_trunc 2 "$(sy 'b = b[:-100]')" "$CD synthetic:s.bin"
+c ctrdata_syn_magic 2 "$(sy 'b[0:8] = b\"XXXXXXXX\"')" "$CD synthetic:s.bin"
+c ctrdata_syn_version 2 "$(sy 'b[8:12] = u32(99)')" "$CD synthetic:s.bin"
+c ctrdata_syn_ndense 2 "$(sy 'b[12:16] = u32(1000)')" "$CD synthetic:s.bin"
+c ctrdata_syn_card_2p31 2 "$(sy 'b[136:144] = i64(1 << 31)')" "$CD synthetic:s.bin"
+c ctrdata_syn_card0 2 "$(sy 'b[136:144] = i64(0)')" "$CD synthetic:s.bin"
+c ctrdata_syn_id_oob 2 "$(sy 'b[344 + 52:344 + 56] = i32(1 << 30)')" "$CD synthetic:s.bin"
+c ctrdata_syn_p2 2 "$(sy 'b[344 + 156:344 + 160] = f32(2.0)')" "$CD synthetic:s.bin"
+c ctrdata_syn_label7 2 "$(sy 'b[344 + 160:344 + 164] = u32(7)')" "$CD synthetic:s.bin"
+ALLBIG='b[136:344] = bytes().join(i64(82595525) for _ in range(26))'
+c ctrdata_syn_card_all_big 2 "$(sy "$ALLBIG")" "$CD synthetic:s.bin"
+c ctrtrain_syn_card_all_big 2 "$(sy "$ALLBIG")" 'ctr-train -q --data synthetic:s.bin --method Full --out t.jsonl'
+c ctrtrain_dense_nan 2 "$(sy 'b[344:348] = f32(float(\"nan\"))')" 'ctr-train -q --data synthetic:s.bin --method Full --out t.jsonl'
+c ctrtrain_dense_inf 2 "$(sy 'b[344:348] = f32(float(\"inf\"))')" 'ctr-train -q --data synthetic:s.bin --method Full --out t.jsonl'
+CG='ctr-gen --out g.bin --rows'
+c ctrgen_rows_0 2 ':' "$CG 0"
+c ctrgen_rows_-1 2 ':' "$CG -1"
+c ctrgen_rows_2199023255553 2 ':' "$CG 2199023255553"
+c ctrgen_rows_1000_scale_0.5 2 ':' "$CG 1000 --scale 0.5"
+c ctrgen_rows_1000_scale_nan 2 ':' "$CG 1000 --scale nan"
+c ctrgen_rows_1000_scale_inf 2 ':' "$CG 1000 --scale inf"
+c ctrgen_rows_1000_zipf_0 2 ':' "$CG 1000 --zipf 0"
+c ctrgen_rows_1000_rank_0 2 ':' "$CG 1000 --rank 0"
+c ctrgen_rows_1000_rank_9 2 ':' "$CG 1000 --rank 9"
+c ctrgen_rows_1000_ctr_0 2 ':' "$CG 1000 --ctr 0"
+c ctrgen_rows_1000_auc_1 2 ':' "$CG 1000 --auc 1"
+c ctrgen_rows_1000_like_avazu 2 ':' "$CG 1000 --like avazu"
+c ctrgen_rows_1000_head_0 2 ':' "$CG 1000 --head 0"
+c ctrgen_rows_1000_threads_-1 2 ':' "$CG 1000 --threads -1"
+c ctrgen_rows_1000_head_nan 2 ':' "$CG 1000 --head nan"
+c ctrgen_out_missing_dir 2 ':' 'ctr-gen --rows 1000 --out nodir/g.bin'
+c ctrgen_scale_1e300 0 ':' "$CG 1000 --scale 1e300" '"$EMBCOMP" ctr-data --no-cache --data synthetic:g.bin | grep -q "1000 rows loaded"'
+CT='syn && ctr-train -q --out t.jsonl --data synthetic:"$FIX/syn/syn.bin"'
+CTS='syn'
+CTA='ctr-train -q --out t.jsonl --data synthetic:"$FIX/syn/syn.bin"'
+c ctrtrain_batch_0 2 "$CTS" "$CTA --method Full --batch 0"
+c ctrtrain_batch_-1 2 "$CTS" "$CTA --method Full --batch -1"
+c ctrtrain_dim_0 2 "$CTS" "$CTA --method Full --dim 0"
+c ctrtrain_dim_-4 2 "$CTS" "$CTA --method Full --dim -4"
+c ctrtrain_epochs_0 2 "$CTS" "$CTA --method Full --epochs 0"
+c ctrtrain_epochs_-1 2 "$CTS" "$CTA --method Full --epochs -1"
+c ctrtrain_lr_nan 2 "$CTS" "$CTA --method Full --lr nan"
+c ctrtrain_lr_-1 2 "$CTS" "$CTA --method Full --lr -1"
+# --lr inf trained and "diverged" (exit 1); a finite lr is required now (reliability #23)
+c ctrtrain_lr_inf 2 "$CTS" "$CTA --method Full --lr inf"
+c ctrtrain_budget_0 2 "$CTS" "$CTA --method Hash --budget 0"
+c ctrtrain_budget_2 2 "$CTS" "$CTA --method Hash --budget 2"
+c ctrtrain_budget_1x 2 "$CTS" "$CTA --method Hash --budget 1x"
+c ctrtrain_method_Hash@nan 2 "$CTS" "$CTA --method Hash@nan"
+c ctrtrain_method_TT@1e-300 2 "$CTS" "$CTA --method TT@1e-300"
+c ctrtrain_method_Full_budget_0.1 2 "$CTS" "$CTA --method Full --budget 0.1"
+c ctrtrain_method_Bogus 2 "$CTS" "$CTA --method Bogus"
+c ctrtrain_eval-every_-1 2 "$CTS" "$CTA --method Full --eval-every -1"
+c ctrtrain_patience_-1 2 "$CTS" "$CTA --method Full --patience -1"
+c ctrtrain_min-count_0 2 "$CTS" "$CTA --method Full --min-count 0"
+c ctrtrain_max-rows_-5 2 "$CTS" "$CTA --method Full --max-rows -5"
+c ctrtrain_model_bert 2 "$CTS" "$CTA --method Full --model bert"
+c ctrtrain_optimizer_lbfgs 2 "$CTS" "$CTA --method Full --optimizer lbfgs"
+c ctrtrain_method_Hash@0.1ccQR@0.1 2 "$CTS" "$CTA --method 'Hash@0.1,,QR@0.1'"
+# this build has no --wide-method option (WDL's wide part is Linear): exit 2 "unrecognised option"
+c ctrtrain_wide-method_Bogus_model_wdl 2 "$CTS" "$CTA --model wdl --method Full --wide-method Bogus"
+# --dim 1000000000 reached the allocator (exit 1 "out of memory"); D is bounded to [1, 4096] now
+c ctrtrain_dim_huge 2 "$CTS" "$CTA --method Full --dim 1000000000"
+# --batch 100000000 allocated 5.4 GB before "out of memory"; the batch is clamped to the
+# training rows now (reliability #23), so the run succeeds
+c ctrtrain_batch_huge 0 "$CTS" "$CTA --method Full --batch 100000000" 'grep -q "\"method\":\"Full\"" t.jsonl'
+c ctrtrain_criteo_tiny 0 ':' 'ctr-train -q --out t.jsonl --data criteo:"$CRIT" --method Full' 'grep -q "\"method\":\"Full\"" t.jsonl'
