@@ -466,7 +466,8 @@ void check_sweep_record(const json& r, const std::string& where) {
                           "search_path", "latency_search_path"})
     has(key, kString);
   for (const char* key :
-       {"budget_fraction", "retention", "point_s", "latency_p95_ms", "train_s", "encode_s"})
+       {"budget_fraction", "quality", "retention", "point_s", "latency_p95_ms", "train_s",
+        "encode_s"})
     has(key, kNumber);
   for (const char* key : {"ram_bytes", "disk_bytes", "n", "d", "nq"}) has(key, kCount);
   for (const char* key : {"pareto_bytes", "pareto_qps"}) has(key, kBool);

@@ -579,3 +579,71 @@ c ctrtrain_dim_huge 2 "$CTS" "$CTA --method Full --dim 1000000000"
 # training rows now (reliability #23), so the run succeeds
 c ctrtrain_batch_huge 0 "$CTS" "$CTA --method Full --batch 100000000" 'grep -q "\"method\":\"Full\"" t.jsonl'
 c ctrtrain_criteo_tiny 0 ':' 'ctr-train -q --out t.jsonl --data criteo:"$CRIT" --method Full' 'grep -q "\"method\":\"Full\"" t.jsonl'
+
+# ---- sweep resume / options / injection (46) -----------------------------------------------------------
+# $FIX/sw/sw: a finished sweep (SQ and Binary at 4x and 64x: three ok records, one unreachable)
+SWA='sweep -q --base "$B" --queries "$Q" --metric l2 --families SQ,Binary --budgets 4x,64x --no-plots'
+swfix() { fixture sw "\"\$EMBCOMP\" $SWA --out sw"; }
+SW="swfix && cp -r \"\$FIX/sw/sw\" sw && "
+SWR="$SWA --out sw --resume"
+OK_SW='test "$(nlines sw/results.jsonl)" = 4 && test -s sw/report.md'
+je() { echo "${SW}craft 'jsonl_edit(\"sw/results.jsonl\", lambda r: $1${2:+, \"$2\"})'"; }
+c sweep_resume_ok 0 "$SW:" "$SWR" "$OK_SW"
+c sweep_resume_garbage_middle 2 "${SW}sed -i '2s/.*/garbage{/' sw/results.jsonl" "$SWR"
+c sweep_resume_truncated_last 0 "${SW}truncate -s -20 sw/results.jsonl" "$SWR" "$OK_SW"
+c sweep_resume_ok_missing_within_budget 2 "$(je '{k: v for k, v in r.items() if k != "within_budget"}')" "$SWR"
+c sweep_resume_within_budget_string 2 "$(je 'dict(r, within_budget="yes")')" "$SWR"
+c sweep_resume_json_array_line 2 "$(je '"[1, 2]"')" "$SWR"
+c sweep_resume_json_number_line 2 "$(je '"42"')" "$SWR"
+c sweep_resume_json_null_line 2 "$(je '"null"')" "$SWR"
+c sweep_resume_unreachable_missing_family 2 "$(je '{k: v for k, v in r.items() if k != "family"}' unreachable)" "$SWR"
+c sweep_resume_quality_string 2 "$(je 'dict(r, quality="high")')" "$SWR"
+c sweep_resume_ok_missing_total_bytes 2 "$(je '{k: v for k, v in r.items() if k != "total_bytes"}')" "$SWR"
+c sweep_resume_key_number 2 "$(je 'dict(r, family=5)')" "$SWR"
+c sweep_resume_sweep_json_garbage 2 "${SW}echo 'garbage{' >sw/sweep.json" "$SWR"
+c sweep_resume_sweep_json_other 2 "${SW}sed -i 's/\"seed\": *[0-9]*/\"seed\": 99/' sw/sweep.json && ! cmp -s sw/sweep.json \"\$FIX/sw/sw/sweep.json\"" "$SWR"
+c sweep_resume_sweep_json_array 2 "${SW}echo '[1, 2]' >sw/sweep.json" "$SWR"
+c sweep_resume_bin_garbage 2 "${SW}head -c 3000 \"\$B\" >sw/results.jsonl" "$SWR"
+# 1,000 NUL bytes were dropped as an "unfinished last line" and the sweep restarted (exit 0)
+c sweep_resume_nul_bytes 2 "${SW}head -c 1000 /dev/zero >sw/results.jsonl" "$SWR"
+c sweep_resume_results_dir 2 "${SW}rm sw/results.jsonl && mkdir sw/results.jsonl" "$SWR"
+c sweep_resume_results_fifo 2 "${SW}rm sw/results.jsonl && mkfifo sw/results.jsonl" "$SWR"
+c sweep_no_resume_existing 2 "$SW:" "$SWA --out sw"
+c sweep_out_is_file 2 ': >sw' "$SWA --out sw"
+c sweep_out_missing_parent 2 ':' "$SWA --out nodir/sw"
+SWP='sweep -q --base "$B" --queries "$Q" --metric l2 --families SQ --budgets 4x'
+# the plot step ran a shell command built from --out and --quality (reliability #1): no shell now
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  c sweep_inject_out 0 ':' "$SWP --out \"sw'\\\$(touch PWNED_OUT)'\"" 'test ! -e PWNED_OUT && ls sw*/results.jsonl && ls sw*/*.png'
+else
+  skip sweep_inject_out 'the plot step needs /usr/bin/python3 with matplotlib (python3-matplotlib)'
+fi
+c sweep_inject_quality 2 ':' "$SWP --out sw --quality \"recall@10'\\\$(touch PWNED_Q)'\"" 'test ! -e PWNED_Q'
+c sweep_quality_trailing 2 ':' "$SWP --no-plots --out sw --quality recall@10xyz"
+c sweep_quality_0 2 ':' "$SWP --no-plots --out sw --quality recall@0"
+c sweep_quality_ndcg_noqrels 2 ':' "$SWP --no-plots --out sw --quality ndcg@10"
+# recall@1001 is more than the 1,000 rows here: exit 2 (the review's corpus was larger, exit 0)
+c sweep_quality_recall_1001 2 ':' "$SWP --no-plots --out sw --quality recall@1001"
+SWB='sweep -q --base "$B" --queries "$Q" --metric l2 --families SQ --no-plots --out sw'
+c sweep_budgets_qq 2 ':' "$SWB --budgets ''"
+c sweep_budgets_0 2 ':' "$SWB --budgets 0"
+c sweep_budgets_4xc4x 2 ':' "$SWB --budgets 4x,4x"
+c sweep_budgets_nan 2 ':' "$SWB --budgets nan"
+# every family is recorded as unreachable at 1e-300: exit 0
+c sweep_budgets_1e-300 0 ':' "$SWB --budgets 1e-300" 'test -s sw/results.jsonl'
+c sweep_budgets_1 2 ':' "$SWB --budgets 1"
+c sweep_budgets_0.99 0 ':' "$SWB --budgets 0.99" 'test -s sw/results.jsonl'
+c sweep_budgets_64xc1000000x 0 ':' "$SWB --budgets 64x,1000000x" 'test -s sw/results.jsonl'
+SWO='sweep -q --base "$B" --queries "$Q" --metric l2 --families SQ --budgets 4x --no-plots --out sw'
+# sweep created --out and sweep.json before checking --val-fraction (reliability #24): nothing now
+c sweep_val-fraction_0 2 ':' "$SWO --val-fraction 0"
+c sweep_val-fraction_1 2 ':' "$SWO --val-fraction 1"
+c sweep_val-fraction_nan 2 ':' "$SWO --val-fraction nan"
+c sweep_latency-queries_0 2 ':' "$SWO --latency-queries 0"
+c sweep_max-latency-ms_-1 2 ':' "$SWO --max-latency-ms -1"
+c sweep_max-latency-ms_nan 2 ':' "$SWO --max-latency-ms nan"
+c sweep_rerank-factor_0 2 ':' "$SWO --rerank-factor 0"
+c sweep_families_Bogus 2 ':' 'sweep -q --base "$B" --queries "$Q" --metric l2 --budgets 4x --no-plots --out sw --families Bogus'
+# the review repeated --families; alone, an empty list sweeps every family (exit 0)
+c sweep_families_qq 0 ':' "sweep -q --base \"\$B\" --queries \"\$Q\" --metric l2 --budgets 4x --no-plots --out sw --families ''" 'test -s sw/results.jsonl'
+c sweep_threads_-1 2 ':' "$SWO --threads -1"

@@ -31,6 +31,7 @@ Helpers (all little endian, as the formats are):
   head_fields(payload) / head_set(payload, field, value)   the HEAD u64s: seed n d code_size nlist
   fix_build_id(index_path)       the .json sidecar's and .rerank store's build id := the file's
   checksum64(data)               index/checksum.h
+  jsonl_edit(path, fn, status)   edits the first JSON Lines record with that "status"
 """
 import json
 import os
@@ -173,6 +174,21 @@ def ann(path, train=None, test=None, distance="euclidean", **extra):
                 f.create_dataset(name, data=v)
         if distance is not None:
             f.attrs["distance"] = distance
+
+
+def jsonl_edit(path, fn, status="ok"):
+    """Replaces the first JSON Lines record whose "status" is status by fn(record): a dict is
+    dumped as JSON, a str is written verbatim (one line)."""
+    lines = get(path).decode().splitlines()
+    for i, line in enumerate(lines):
+        rec = json.loads(line)
+        if rec.get("status") == status:
+            r = fn(rec)
+            lines[i] = r if isinstance(r, str) else json.dumps(r)
+            break
+    else:
+        raise SystemExit("no record with status " + status)
+    put(path, ("\n".join(lines) + "\n").encode())
 
 
 def checksum64(data):
