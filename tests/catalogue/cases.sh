@@ -647,3 +647,43 @@ c sweep_families_Bogus 2 ':' 'sweep -q --base "$B" --queries "$Q" --metric l2 --
 # the review repeated --families; alone, an empty list sweeps every family (exit 0)
 c sweep_families_qq 0 ':' "sweep -q --base \"\$B\" --queries \"\$Q\" --metric l2 --budgets 4x --no-plots --out sw --families ''" 'test -s sw/results.jsonl'
 c sweep_threads_-1 2 ':' "$SWO --threads -1"
+
+# ---- embed-text (15) ----------------------------------------------------------------------------------
+TX='text_fix && cp "$FIX/text/"* . && '
+ET='embed-text -q --words w.txt --vectors v.fvecs --out e.fvecs --ids-out e.txt --docs'
+OK_TX='test -s e.fvecs && test "$(nlines e.txt)" -ge 1'
+c text_ok 0 "$TX:" "$ET d.tsv" 'test "$(nlines e.txt)" = 50 && test -s e.fvecs'
+c text_notab 2 "${TX}sed -i '3s/\\t/ /' d.tsv" "$ET d.tsv"
+c text_dir_fifo 0 "${TX}mkdir docs && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt && mkfifo docs/f.txt" "$ET docs" "$OK_TX"
+c text_dir_subdir 0 "${TX}mkdir -p docs/sub && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt" "$ET docs" "$OK_TX"
+c text_dir_empty 2 "${TX}mkdir docs" "$ET docs"
+c text_dir_binary 0 "${TX}mkdir docs && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt && head -c 5000 \"\$B\" >docs/c.txt" "$ET docs" "$OK_TX"
+c text_words_mismatch 2 "${TX}echo extra >>w.txt" "$ET d.tsv"
+c text_words_short 2 "${TX}sed -i '\$d' w.txt" "$ET d.tsv"
+c text_out_same 0 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out v.fvecs --ids-out e.txt' 'test "$(nlines e.txt)" = 50 && test "$(stat -c %s v.fvecs)" = $((50 * 68))'
+c text_sif_a_neg 2 "$TX:" "$ET d.tsv --sif-a -1"
+c text_rmpc_huge 2 "$TX:" "$ET d.tsv --rmpc 99999999999"
+c text_rmpc_neg 2 "$TX:" "$ET d.tsv --rmpc -1"
+c text_out_bad_ext 2 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out e.csv --ids-out e.txt'
+c text_outputs_equal 2 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out e.fvecs --ids-out e.fvecs'
+c text_long_line 0 "${TX}{ printf 'long\\t'; yes 'w3 w4 w5' | head -c 4000000 | tr '\\n' ' '; echo; } >>d.tsv" "$ET d.tsv" 'test "$(nlines e.txt)" = 51'
+
+# ---- ground-truth cache (4) ----------------------------------------------------------------------------
+# The cache beside b.fvecs (written by a first bench) is damaged, then bench runs again: the cache
+# is verified by exact search and rebuilt, so recall is the same as without it (exit 0; the review
+# saw exit 2 for a truncated cache and silently inflated recall for poisoned ones).
+GB='bench -q --base b.fvecs --queries q.fvecs --metric l2 --methods "SQ4;PQ2x4;Binary" --format jsonl'
+GC="local_bq && \"\$EMBCOMP\" $GB --out r0.jsonl && ls b.fvecs.*.gtcache && "
+SAME_RECALL='test "$(grep -o "\"recall_at_k\":[0-9.]*" r0.jsonl)" = "$(grep -o "\"recall_at_k\":[0-9.]*" r.jsonl)"'
+c gtcache_truncated 0 "${GC}truncate -s -50 b.fvecs.*.gtcache" "$GB --out r.jsonl" "$SAME_RECALL"
+c gtcache_oob_ids 0 "${GC}craft 'import glob; gt_poison(glob.glob(\"b.fvecs.*.gtcache\")[0], lambda ids: ids + 5000)'" "$GB --out r.jsonl" "$SAME_RECALL"
+c gtcache_wrong_content 0 "${GC}craft 'import glob; gt_poison(glob.glob(\"b.fvecs.*.gtcache\")[0], lambda ids: ids * 0 + np.arange(ids.shape[1]))'" "$GB --out r.jsonl" "$SAME_RECALL"
+# the data's folder is read-only (a read-only bind mount: root ignores permission bits), so the
+# cache goes to the cache folder instead
+if [ "$(id -u)" = 0 ] && mkdir -p "$WORK/romount" && mount --bind "$WORK/romount" "$WORK/romount" 2>/dev/null &&
+  mount -o remount,ro,bind "$WORK/romount" 2>/dev/null && umount "$WORK/romount"; then
+  c gtcache_dir_readonly 0 'mkdir ro && cp "$B" "$Q" ro/' "sh:mount --bind ro ro && mount -o remount,ro,bind ro || exit 99; \"\$EMBCOMP\" bench -q --base ro/B.fvecs --queries ro/Q.fvecs --metric l2 --methods SQ8 --out r.txt; rc=\$?; umount ro; exit \$rc" "$OK_BEN"' && ls "$EMBCOMP_CACHE"/gt/B.fvecs.*.gtcache'
+else
+  umount "$WORK/romount" 2>/dev/null
+  skip gtcache_dir_readonly 'needs root and a read-only bind mount to make the data folder unwritable'
+fi

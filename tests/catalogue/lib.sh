@@ -59,3 +59,10 @@ avazu() {
       if (NR > 1) { d = 21 + int((NR - 2) / 200); sub(/^141021/, \"1410\" d, \$3) } print }" OFS=, >a.csv'
 }
 syn() { fixture syn '"$EMBCOMP" ctr-gen --rows 3000 --seed 3 --out syn.bin'; }
+
+# $FIX/text: w.txt (100 words w0..w99), v.fvecs (100 x 16) and d.tsv (50 texts "t<i><TAB>words").
+text_fix() {
+  fixture text 'for ((i = 0; i < 100; i++)); do echo "w$i"; done >w.txt &&
+    craft "fvecs(\"v.fvecs\", rnd(100, 16, 4))" &&
+    for ((i = 0; i < 50; i++)); do printf "t%d\tw%d w%d w%d W%d w%d\n" $i $((i % 7)) $((i % 11)) $((i * 3 % 100)) $((i % 5)) $i; done >d.tsv'
+}
