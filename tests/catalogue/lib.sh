@@ -53,10 +53,9 @@ b2k() { fixture b2k 'craft "fvecs(\"b.fvecs\", rnd(2000, 16, 3))"'; }
 CRIT=$CATALOGUE_DIR/../../data/criteo-tiny/train.tiny.csv
 CRIT_TSV=$CATALOGUE_DIR/../../data/criteo-tiny/paddlerec_sample_train.criteo_raw.tsv
 avazu() {
-  fixture avazu 'awk "BEGIN { print \"id,click,hour,C1,banner_pos,site_id,app_id,device_type\";
-    for (i = 0; i < 600; i++) printf \"%d,%d,141021%02d,%d,%d,s%d,a%d,%d\\n\", i, i % 5 == 0,
-      i % 24 + 0 * 0, 1000 + i % 7, i % 2, i % 13, i % 11, i % 3 }" | awk -F, "NR == 1 || NR > 1 {
-      if (NR > 1) { d = 21 + int((NR - 2) / 200); sub(/^141021/, \"1410\" d, \$3) } print }" OFS=, >a.csv'
+  fixture avazu 'craft "rows = [\"%d,%d,1410%02d%02d,%d,%d,s%d,a%d,%d\" % (i, i % 5 == 0, 21 + i // 200, i % 24,
+    1000 + i % 7, i % 2, i % 13, i % 11, i % 3) for i in range(600)]
+put(\"a.csv\", \"\\n\".join([\"id,click,hour,C1,banner_pos,site_id,app_id,device_type\"] + rows + [\"\"]).encode())"'
 }
 syn() { fixture syn '"$EMBCOMP" ctr-gen --rows 3000 --seed 3 --out syn.bin'; }
 
