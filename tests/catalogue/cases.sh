@@ -6,7 +6,8 @@
 #   xfail NAME 'REASON' EXPECT 'SETUP' 'ARGS' ['CHECK']   a known open bug (see replay.sh)
 #
 # EXPECT is the exit code the contract wants: 2 for hostile input (one stderr line, nothing
-# left), 0 for valid or tolerable input (CHECK then looks at the output). Where the code now
+# left), 0 for valid or tolerable input. CHECK (shell, in the case's folder) runs when the exit code is
+# the expected one: the output exists and is sane, or a file that must survive did. Where the code now
 # deliberately differs from what the review saw, the line says so in a comment.
 # shellcheck disable=SC2016  # SETUP, ARGS and CHECK are evaluated later, in the case's folder
 
@@ -342,7 +343,7 @@ else
   skip out_chardev 'needs root to mknod a character device (1, 3)'
 fi
 # a symlink at the output path was replaced by a file; now refused (the link and its target stay)
-c out_symlink 2 'echo keep >target.txt && ln -s target.txt o.idx' "$BO o.idx"
+c out_symlink 2 'echo keep >target.txt && ln -s target.txt o.idx' "$BO o.idx" 'test -L o.idx && test "$(cat target.txt)" = keep'
 # the review's predictable temporary name <out>.tmp.<pid>, planted as a symlink to a victim: now
 # exit 0, the victim unchanged and the index a regular file (temporaries are exclusive and random)
 c out_tmp_symlink_attack 0 'echo victim >victim.txt' 'sh:ln -s victim.txt o.idx.tmp.$$; exec "$EMBCOMP" build -q --base "$B" --metric l2 --method SQ8 --out o.idx' 'test "$(cat victim.txt)" = victim && test -f o.idx && ! test -L o.idx'
