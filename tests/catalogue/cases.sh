@@ -100,7 +100,8 @@ c npy_f2_nan 2 "craft '${P}y = rnd(100, 16).astype(np.float16); y[5, 5] = np.nan
 c npy_ok 0 "craft 'npy(\"a.npy\", rnd(1000, 16))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_ok_v2 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (2, 0))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_ok_v3 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (3, 0))'" "$BLD --base a.npy" "$OK_IDX"
-c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"descr\\\": \\\"<f8\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), }\", x)'" "$BLD --base a.npy"
+# the same value twice (the review's differing values were refused by the dtype): refused now
+c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), }\", x)'" "$BLD --base a.npy"
 c npy_i8 0 "craft '${P}npy(\"a.npy\", (rnd(1000, 16) * 100).astype(np.int64))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_u1 0 "craft '${P}npy(\"a.npy\", (np.abs(rnd(1000, 16)) * 50).astype(np.uint8))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_extra_key 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), \\\"extra\\\": 1, }\", x)'" "$BLD --base a.npy"
