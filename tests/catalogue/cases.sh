@@ -685,7 +685,9 @@ c gtcache_wrong_content 0 "${GC}craft 'import glob; gt_poison(glob.glob(\"b.fvec
 if [ "$(id -u)" = 0 ] && mkdir -p "$WORK/romount" && mount --bind "$WORK/romount" "$WORK/romount" 2>/dev/null &&
   mount -o remount,ro,bind "$WORK/romount" 2>/dev/null && umount "$WORK/romount"; then
   c gtcache_dir_readonly 0 'mkdir ro && cp "$B" "$Q" ro/' "sh:mount --bind ro ro && mount -o remount,ro,bind ro || exit 99; \"\$EMBCOMP\" bench -q --base ro/B.fvecs --queries ro/Q.fvecs --metric l2 --methods SQ8 --out r.txt; rc=\$?; umount ro; exit \$rc" "$OK_BEN"' && ls "$EMBCOMP_CACHE"/gt/B.fvecs.*.gtcache'
+elif [ "$(id -u)" != 0 ]; then  # permission bits bind a user other than root
+  c gtcache_dir_readonly 0 'mkdir ro && cp "$B" "$Q" ro/ && chmod 555 ro' 'bench -q --base ro/B.fvecs --queries ro/Q.fvecs --metric l2 --methods SQ8 --out r.txt' "chmod 755 ro && $OK_BEN"' && ls "$EMBCOMP_CACHE"/gt/B.fvecs.*.gtcache'
 else
   umount "$WORK/romount" 2>/dev/null
-  skip gtcache_dir_readonly 'needs root and a read-only bind mount to make the data folder unwritable'
+  skip gtcache_dir_readonly 'as root, needs a read-only bind mount (mount --bind) to make the data folder unwritable'
 fi
