@@ -85,7 +85,7 @@ SweepQuality parse_sweep_quality(const std::string& q) {
 
 void SweepOptions::validate() const {
   EC_CHECK(!out_dir.empty(), kUsage, "--out DIR is required");
-  parse_sweep_quality(quality);
+  const SweepQuality q = parse_sweep_quality(quality);
   EC_CHECK(!budgets.empty(), kUsage, "--budgets is empty");
   for (size_t i = 0; i < budgets.size(); ++i) {
     parse_budget("--budgets " + budgets[i], budgets[i]);
@@ -100,6 +100,13 @@ void SweepOptions::validate() const {
            "--val-fraction must be in (0, 1), got " << val_fraction);
   EC_CHECK(latency_queries >= 1, kUsage, "--latency-queries must be >= 1");
   EC_CHECK(rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
+  // The first stage takes F times the search depth (at most max(k, 100) results per query):
+  // a product beyond 64 bits failed every re-ranked point late, after --out was written.
+  const size_t depth = std::max(q.k, kRetrievalDepth);
+  EC_CHECK(rerank_factor <= SIZE_MAX / depth, kUsage,
+           "--rerank-factor " << rerank_factor << " times " << depth
+                              << " results per query does not fit in 64 bits; use at most "
+                              << SIZE_MAX / depth);
   EC_CHECK(max_latency_ms >= 0 && std::isfinite(max_latency_ms), kUsage,
            "--max-latency-ms must be a number >= 0, got " << max_latency_ms);
   EC_CHECK(min_quality < 0 || min_quality <= 1, kUsage,

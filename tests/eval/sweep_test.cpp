@@ -331,7 +331,9 @@ TEST_F(SweepCli, NoShellInThePlotStep) {
 TEST_F(SweepCli, OptionsAreCheckedBeforeAnythingIsWritten) {
   // reliability #24: --out and sweep.json were created before --val-fraction was checked.
   for (const char* bad : {"--val-fraction 0", "--val-fraction 1", "--val-fraction nan",
-                          "--min-quality 2", "--max-latency-ms inf"}) {
+                          "--min-quality 2", "--max-latency-ms inf",
+                          // k * F overflowed: every re-ranked point failed after --out was made
+                          "--rerank-factor 6148914691236517206"}) {
     CliResult r = run(dir_, sweep(dir_ + "/v", std::string(bad) + " --quiet"));
     EXPECT_EQ(r.code, 2) << bad << "\n" << r.err;
     EXPECT_EQ(count_lines(r.err), 1u) << r.err;
