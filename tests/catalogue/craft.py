@@ -193,20 +193,18 @@ def jsonl_edit(path, fn, status="ok"):
 
 
 def gt_poison(path, fn):
-    """Rewrites the ids of a ground-truth cache (eval/ground_truth.cpp: ..., u64 k, u64 n,
-    u64 nq, vector<int32> ids, u64 FNV-1a of the ids) as fn(ids as an (nq, k) int32 array), with
-    a matching checksum: only the cache's verification by exact search can refuse it."""
+    """Rewrites the ids of a ground-truth cache (eval/ground_truth.cpp: magic "ECGTCACH",
+    u32 version, u64 dataset hash, string metric, u64 k, u64 n, u64 nq, vector<int32> ids,
+    u64 FNV-1a of the ids) as fn(ids as an (nq, k) int32 array), with a matching checksum: only
+    the cache's verification by exact search can refuse it."""
     b = get(path)
-    count = start = 0
-    # the ids vector ends 8 bytes before the end; its count sits 8 bytes before its first id
-    for start in range(len(b) - 16, 0, -1):
-        (c,) = struct.unpack_from("<Q", b, start - 8)
-        if start + 4 * c == len(b) - 8:
-            count = c
-            break
-    k, n, nq = struct.unpack_from("<QQQ", b, start - 32)
-    assert count == k * nq, "not a ground-truth cache"
-    ids = np.frombuffer(bytes(b[start:start + 4 * count]), dtype="<i4").reshape(nq, k).copy()
+    assert b[:8] == b"ECGTCACH", path + ": not a ground-truth cache"
+    (metric_len,) = struct.unpack_from("<Q", b, 20)
+    pos = 28 + metric_len
+    k, n, nq = struct.unpack_from("<QQQ", b, pos)
+    start, end = vec(b, pos + 24, 4)
+    assert end - start == 4 * k * nq, path + ": ids of another shape"
+    ids = np.frombuffer(bytes(b[start:end]), dtype="<i4").reshape(nq, k).copy()
     new = np.asarray(fn(ids), dtype="<i4").tobytes()
     h = 1469598103934665603
     for byte in new:
