@@ -276,7 +276,25 @@ TtTable::TtTable(size_t d, TtParams params, std::string spec, size_t n_expected)
     : d_(d), params_(params), spec_(std::move(spec)), n_expected_(n_expected) {
   params_.validate();
   EC_CHECK(d_ > 0, kBadInput, spec_ << ": dimension must be positive");
-  if (n_expected_ > 0) shape_ = TtShape::for_table(n_expected_, d_);
+  if (n_expected_ > 0) {
+    shape_ = TtShape::for_table(n_expected_, d_);
+    check_rank(shape_);
+  }
+}
+
+void TtTable::check_rank(const TtShape& s) const {
+  // Ranks above the useful rank are allowed (the cores are zero-padded and TT-SVD stays exact),
+  // but not without bound: the middle core holds m2 * R^2 floats, and TT65536 on 1,000 x 16
+  // asked for terabytes (catalogue spec_TT65536: std::bad_alloc, exit 1). The useful rank
+  // reproduces the table exactly, so a model over 4x the float32 table's bytes only adds zeros.
+  const double table_bytes = 4.0 * double(s.m(0)) * double(s.m(1)) * double(s.m(2));
+  const double m2 = double(s.m(1)), R = double(rank());
+  const double model_bytes = 4.0 * (double(s.m(0) + s.m(2)) * R + m2 * R * R);
+  EC_CHECK(rank() <= s.useful_rank() || model_bytes <= 4 * table_bytes, kBadInput,
+           spec_ << ": rank R=" << rank() << " makes a model of " << model_bytes
+                 << " bytes, over 4x the float32 table (" << table_bytes
+                 << " bytes), and ranks above " << s.useful_rank() << " (the useful rank for shape "
+                 << s.str() << ") store only zeros");
 }
 
 std::string TtTable::knob() const {
@@ -293,6 +311,7 @@ void TtTable::compress(MatrixView<float> x) {
   EC_CHECK(!budget_ || n_expected_ == 0 || x.n == n_expected_, kBadInput,
            spec_ << ": the rank was solved for n=" << n_expected_ << " rows, got " << x.n);
   const TtShape s = TtShape::for_table(x.n, d_);
+  check_rank(s);
   const size_t R = rank(), m1 = s.m(0), m2 = s.m(1), m3 = s.m(2);
   const size_t r1 = std::min(R, m1), r2 = std::min(R, m3);
   SlabReader reader(x, s);

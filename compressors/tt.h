@@ -112,6 +112,9 @@ class TtTable final : public TableCompressor {
   void decode_range(size_t start, size_t count, float* out) const override;
 
   size_t rank() const { return size_t(params_.R); }
+  /// Throws kBadInput when R exceeds s.useful_rank() (the extra rank holds zeros) and the
+  /// model would be over 4x the float32 table's bytes.
+  void check_rank(const TtShape& s) const;
   const TtShape& shape() const { return shape_; }
   /// The cores after compress(), layouts as in the file comment.
   const std::vector<float>& g1() const { return g1_; }

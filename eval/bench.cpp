@@ -91,7 +91,7 @@ nlohmann::ordered_json bench_method(const Dataset& ds, const std::string& spec,
   // One search to the depth every metric needs: k for recall@k, 100 for the retrieval
   // metrics; with re-ranking, F times that many candidates.
   const size_t depth = std::min(n, ds.qrels ? std::max(opt.k, kRetrievalDepth) : opt.k);
-  const size_t kc = opt.rerank ? std::min(n, depth * opt.rerank_factor) : depth;
+  const size_t kc = opt.rerank ? rerank_candidates(depth, opt.rerank_factor, n) : depth;
   KnnResult found = search_table(*table, ds.queries.view(), kc, ds.search_metric(), 65536,
                                  /*asymmetric=*/opt.rerank != nullptr);
   double first_stage_recall = -1;

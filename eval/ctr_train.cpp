@@ -85,7 +85,10 @@ void check_split(const CtrDataset& ds, const CtrSplit& s, const char* name) {
 }  // namespace
 
 void CtrTrainConfig::validate() const {
-  EC_CHECK(dim >= 1, kUsage, "--dim " << dim << " must be >= 1");
+  // An upper bound too: --dim 1000000000 reached the allocator ("out of memory", exit 1;
+  // catalogue ctrtrain_dim_huge). CTR embedding widths are tens to hundreds.
+  EC_CHECK(dim >= 1 && dim <= kMaxCtrDim, kUsage,
+           "--dim " << dim << " must be in [1, " << kMaxCtrDim << "]");
   EC_CHECK(batch >= 1, kUsage, "--batch " << batch << " must be >= 1");
   EC_CHECK(epochs >= 1, kUsage, "--epochs " << epochs << " must be >= 1");
   EC_CHECK(std::isfinite(optimizer.lr) && optimizer.lr > 0, kUsage,

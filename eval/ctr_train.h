@@ -26,6 +26,9 @@
 
 namespace embcomp::ctr {
 
+/// Largest embedding width D that ctr-train accepts.
+constexpr int kMaxCtrDim = 4096;
+
 struct CtrTrainConfig {
   std::string model = "dlrm";   ///< dlrm | dcn | wdl | deepfm
   std::string method = "Full";  ///< table spec: "Full", "Hash@0.1", ...

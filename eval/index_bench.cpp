@@ -77,7 +77,7 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
   const Metric metric = ds.search_metric();
   // One search of the whole pipeline: k * F first-stage candidates, then re-scoring.
   auto search = [&](MatrixView<float> q, size_t factor) {
-    const size_t kc = factor ? std::min(n, k * factor) : k;
+    const size_t kc = factor ? rerank_candidates(k, factor, n) : k;
     KnnResult r;
     if (own) {
       r = own->search(q, kc, /*asymmetric=*/factor > 0);

@@ -6,6 +6,14 @@
 
 namespace embcomp {
 
+size_t rerank_candidates(size_t k, size_t factor, size_t n) {
+  EC_CHECK(factor == 0 || k <= SIZE_MAX / factor, kUsage,
+           "--k " << k << " times --rerank-factor " << factor
+                  << " candidates per query does not fit in 64 bits; use a factor of at most "
+                  << SIZE_MAX / k);
+  return std::min(n, k * factor);
+}
+
 KnnResult rerank(const KnnResult& candidates, const TableCompressor& fine,
                  MatrixView<float> queries, size_t k, Metric metric) {
   EC_CHECK(candidates.nq == queries.n, kRuntime,

@@ -209,7 +209,7 @@ json measure(const Dataset& full, const Split& split, const SweepCandidate& c, c
   const Dataset& ds = split.ds;
   const size_t depth = std::min(n, ds.qrels ? std::max(q.k, kRetrievalDepth) : q.k);
   auto search = [&](MatrixView<float> queries, size_t want) {
-    const size_t kc = fine ? std::min(n, want * c.rerank_factor) : want;
+    const size_t kc = fine ? rerank_candidates(want, c.rerank_factor, n) : want;
     KnnResult found = search_table(*table, queries, kc, ds.search_metric(), 65536,
                                    /*asymmetric=*/fine != nullptr);
     if (fine) found = rerank(found, *fine, queries, want, ds.search_metric());
@@ -466,7 +466,8 @@ void check_sweep_record(const json& r, const std::string& where) {
                           "search_path", "latency_search_path"})
     has(key, kString);
   for (const char* key :
-       {"budget_fraction", "retention", "point_s", "latency_p95_ms", "train_s", "encode_s"})
+       {"budget_fraction", "quality", "retention", "point_s", "latency_p95_ms", "train_s",
+        "encode_s"})
     has(key, kNumber);
   for (const char* key : {"ram_bytes", "disk_bytes", "n", "d", "nq"}) has(key, kCount);
   for (const char* key : {"pareto_bytes", "pareto_qps"}) has(key, kBool);

@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   python3-matplotlib python3-faiss
+  # tests/catalogue/craft.py writes the HDF5 inputs of the hostile-input catalogue
+  python3-h5py
   # scripts/run_fuzz.sh: clang with libFuzzer and the sanitizer runtimes (both in
   # libclang-rt-14-dev on bookworm) and clang's OpenMP runtime
   clang libclang-rt-14-dev libomp-dev

@@ -232,7 +232,7 @@ int cmd_search(int argc, char** argv) {
            qids_path << ": has " << qids.size() << " ids but there are " << q.n << " queries");
   if (own) own->set_params(params); else set_search_params(*b.index, params);
   const size_t kc =
-      store ? std::min(n, checked_mul(k, rerank_factor)) : k;  // first-stage candidates
+      store ? rerank_candidates(k, rerank_factor, n) : k;  // first-stage candidates
   KnnResult found;
   if (own) {
     found = own->search(q.view(), kc, /*asymmetric=*/store != nullptr);

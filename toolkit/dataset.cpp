@@ -93,7 +93,9 @@ void validate(Dataset& ds, const std::string& gt_name) {
                      << ds.queries.n << " queries");
     for (size_t i = 0; i < ds.gt->values.size(); ++i) {
       int64_t id = ds.gt->values[i];
-      EC_CHECK(id >= -1 && id < int64_t(ds.base.n), kBadInput,
+      // Exact ground truth names a base row in every column (n >= k rows exist): -1, the
+      // "no result" of a search, would make recall score a row before the base array.
+      EC_CHECK(id >= 0 && id < int64_t(ds.base.n), kBadInput,
                gt_name << ": row " << i / ds.gt->d << " names base id " << id
                        << ", outside [0, " << ds.base.n << ")");
     }

@@ -22,6 +22,7 @@
 #include "eval/ground_truth.h"
 #include "eval/index_bench.h"
 #include "eval/knn.h"
+#include "eval/rerank.h"
 #include "index/faiss_index.h"
 #include "index/faiss_memory.h"
 #include "index/own_index.h"
@@ -194,6 +195,9 @@ int cmd_bench(int argc, char** argv) {
                 << " build; times are not representative\n";
   }
   EC_CHECK(opt.rerank_factor >= 1, kUsage, "--rerank-factor must be >= 1");
+  if (!rerank_spec.empty())  // k * F must fit before any work (the search depth is at least k)
+    rerank_candidates(ds.qrels ? std::max(opt.k, kRetrievalDepth) : opt.k, opt.rerank_factor,
+                      ds.base.n);
   std::unique_ptr<TableCompressor> rerank_table;
   if (!rerank_spec.empty()) {
     rerank_table = make_table(rerank_spec, ds.base.n, ds.base.d, opt.seed);

@@ -150,6 +150,19 @@ TEST(TT, FullRankIsLosslessWithPadding) {
   }
 }
 
+TEST(TT, UselessHugeRankIsBadInput) {
+  // catalogue spec_TT65536: the middle core of TT65536 on 1,000 x 16 rows (useful rank 40) was
+  // allocated (std::bad_alloc, exit 1); ranks a little above the useful rank stay allowed.
+  try {
+    make_table("TT65536", 1000, 16);
+    ADD_FAILURE() << "TT65536 on 1000 x 16 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+    EXPECT_NE(e.message().find("store only zeros"), std::string::npos) << e.message();
+  }
+  EXPECT_NO_THROW(make_table("TT43", 1000, 16));
+}
+
 TEST(TT, DecodeMatchesScalarReference) {
   const FloatMatrix x = testing::low_rank(1234, 47, 6, 0.05f, 9);
   auto t = make_table("TT6", x.n, x.d);

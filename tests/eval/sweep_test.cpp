@@ -407,6 +407,8 @@ TEST_F(SweepCli, DamagedResumeRecordsAreBadInput) {
        },
        "lacks \"family\""},
       {"quality_string", set("recall_at_10", "0.9"), "\"recall_at_10\" must be a number"},
+      // catalogue sweep_resume_quality_string: the "quality" key itself was not checked
+      {"quality_key_string", set("quality", "high"), "\"quality\" must be a number"},
       {"key_number", set("key", 7), "\"key\" must be a string"},
       {"bytes_negative", set("total_bytes", -5), "\"total_bytes\" must be a whole number"},
       {"status_bogus", set("status", "maybe"), "unknown status"},

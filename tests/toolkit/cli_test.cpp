@@ -84,6 +84,39 @@ TEST_F(CliBadInput, NanNamesTheRow) {
                   "row 17");
 }
 
+TEST_F(CliBadInput, GroundTruthNamesBaseRows) {
+  // catalogue gt_neg: a --gt of -1 ids was accepted, and the tie-aware recall then scored
+  // base row size_t(-1), a read before the base array.
+  FloatMatrix x = testing::low_rank(50, 8, 2, 0.1f, 1);
+  write_fvecs(dir_ + "/b.fvecs", x.view());
+  IdMatrix gt(50, 10);
+  std::fill(gt.values.begin(), gt.values.end(), int64_t{-1});
+  write_ivecs(dir_ + "/gt.ivecs", gt.view());
+  expect_rejected("--base " + dir_ + "/b.fvecs --queries " + dir_ + "/b.fvecs --metric l2 --gt " +
+                      dir_ + "/gt.ivecs --methods SQ8",
+                  "names base id -1, outside [0, 50)");
+}
+
+TEST_F(CliBadInput, RerankFactorTimesKMustFit) {
+  // reliability #22: k * F wrapped; bench failed with exit 1 "shapes do not agree" and search
+  // with "k=3 exceeds the 2 candidates".
+  const std::string want = "--k 3 times --rerank-factor 6148914691236517206 candidates per query "
+                           "does not fit in 64 bits";
+  expect_rejected("--rerank Flat --rerank-factor 6148914691236517206 --k 3 --methods SQ8", want);
+  FloatMatrix x = testing::low_rank(50, 8, 2, 0.1f, 1);
+  write_fvecs(dir_ + "/b.fvecs", x.view());
+  CliRun b = run(dir_, "build -q --base " + dir_ + "/b.fvecs --metric l2 --method SQ8 --rerank Flat --out " +
+                           dir_ + "/s.idx");
+  ASSERT_EQ(b.code, 0) << b.err;
+  const std::string out = dir_ + "/r.tsv";
+  CliRun s = run(dir_, "search --index " + dir_ + "/s.idx --queries " + dir_ +
+                           "/b.fvecs --k 3 --rerank-factor 6148914691236517206 --out " + out);
+  EXPECT_EQ(s.code, 2) << s.err;
+  EXPECT_EQ(lines(s.err), 1u) << s.err;
+  EXPECT_NE(s.err.find(want), std::string::npos) << s.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST_F(CliBadInput, UnknownMethodSpec) {
   expect_rejected("--methods 'SQ8;FOO3'", "unknown method 'FOO3'");
   expect_rejected("--methods 'PQ32x8'", "PQ32x8: d=100 is not divisible by M=32");

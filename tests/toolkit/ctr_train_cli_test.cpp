@@ -34,6 +34,7 @@ TEST(CtrTrainCli, BadUsageExitsTwoWithOneLineAndNoOutput) {
       {data + "--lr -1", "--lr -1 must be finite and > 0"},
       {data + "--lr inf", "must be finite and > 0"},  // reliability #23
       {data + "--lr nan", "must be finite and > 0"},
+      {data + "--dim 1000000000", "--dim 1000000000 must be in [1, 4096]"},  // catalogue ctrtrain_dim_huge
       {data + "--bogus", "unrecognised option"},
       {"--data parquet:x.bin", "--data must be criteo:PATH"},
       {"--data synthetic:x.bin --out /nonexistent-dir/run.jsonl", "does not exist"},
