@@ -104,6 +104,14 @@ int64_t documented_bytes(const std::string& name, const std::string& knob, const
     return 4 * (int64_t{1} << nb) * D + (K * M * nb + 7) / 8 + ((N - K) * M * tb + 7) / 8 +
            row_groups;
   }
+  if (name == "AutoDim") {  // dims=d_1/../d_F: 4 sum_f (n_f d_f + [d_f < D] d_f D) + 4 F
+    int64_t b = 4 * F;
+    for (int64_t f = 0; f < F; ++f) {
+      const int64_t n = in.field_offsets[f + 1] - in.field_offsets[f], d = k.at(f);
+      b += 4 * (n * d + (d < D ? d * D : 0));
+    }
+    return b;
+  }
   if (name == "AutoSrh") return 4 * k.at(0) + 8 * D + 2 * D + 4 + 16 + row_groups;  // floats=C
   if (name == "Dedup") return 4 * k.at(1) * k.at(0) * D + 4 * k.at(2) + 4;  // r, U, T blocks
   if (name == "DeepLight" || name == "PEP") {                               // nnz=K,format=csr|coo
