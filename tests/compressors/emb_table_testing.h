@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -134,6 +135,33 @@ inline std::vector<float> random_weights(size_t n, uint64_t seed) {
   std::vector<float> w(n);
   for (size_t i = 0; i < n; ++i) w[i] = hashed_uniform(seed, i);
   return w;
+}
+
+/// Drives a table's search phase (EmbeddingTable::searching) to its end: MSE steps toward
+/// fixed targets on a fixed set of ids, at most max_steps. A table that never searches is
+/// returned untouched. Checkpoints and byte counts describe the final table only after this.
+inline void finish_search(EmbeddingTable& t, int64_t max_steps = 20000) {
+  if (!t.searching()) return;
+  const int d = t.dim();
+  std::vector<int64_t> ids(32);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t((i * 7919) % uint64_t(t.rows()));
+  std::vector<float> out(ids.size() * d), grad(out.size());
+  for (int64_t s = 0; s < max_steps && t.searching(); ++s) {
+    t.lookup(ids.data(), int64_t(ids.size()), out.data());
+    for (size_t i = 0; i < out.size(); ++i)
+      grad[i] = 2.0f * (out[i] - 0.1f * hashed_uniform(23, i)) / float(out.size());
+    t.backward(ids.data(), int64_t(ids.size()), grad.data());
+    t.step();
+  }
+  ASSERT_FALSE(t.searching()) << t.spec() << ": the search did not end in " << max_steps
+                              << " steps";
+}
+
+/// make_embedding_table(spec, init) with its search phase finished (finish_search).
+inline std::unique_ptr<EmbeddingTable> make_final(const std::string& spec, const TableInit& init) {
+  auto t = make_embedding_table(spec, init);
+  finish_search(*t);
+  return t;
 }
 
 /// bytes() equals the sum of buffers() sizes (the memory contract).
