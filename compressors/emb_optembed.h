@@ -13,7 +13,10 @@
 //     dW[id]_j += m g_j [j < d~_f] + s h sign(W[id]_j),     dt_f += -s h
 //   H' (straight-through surrogate): 2 - 4|x| for |x| <= 0.4, 0.4 for 0.4 < |x| <= 1, else 0
 //   step: W (row-wise) and t with the table's optimizer; t also gets the paper's threshold
-//     regularizer lambda sum_f exp(-t_f) (it raises thresholds, i.e. prunes more).
+//     regularizer lambda sum_f exp(-t_f) (it raises thresholds, i.e. prunes more). It is off
+//     by default (lambda = 0): with Adam its normalized gradient raises a threshold by about
+//     lr per step whenever the field's loss gradient is weaker, so rows would be pruned by
+//     the length of the search rather than by their use; the budget rule prunes instead.
 //   Dimension importance (for the choice below), accumulated over the search on kept rows:
 //     I_fj += (sum over the step's ids of field f of g_j W[id]_j)^2   (first-order Taylor
 //     estimate of the loss change from removing or adding dimension j of field f)
@@ -42,7 +45,8 @@
 // training batches together with the weights; (3) the final table continues from the
 // supernet's values (the paper retrains the selected architecture from its initialization);
 // (4) rows dropped to meet a budget are dropped by norm, which the paper does not need (it
-// has no budget); (5) the search is half the run (TableInit::schedule_steps).
+// has no budget); (5) the search is half the run (TableInit::schedule_steps); (6) the
+// threshold regularizer is off by default (above).
 #pragma once
 
 #include <cstdint>
