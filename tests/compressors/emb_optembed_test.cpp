@@ -203,6 +203,8 @@ TEST(EmbOptEmbed, SearchPrunesTheSilentFieldAndNarrowsTheTwoDimensionalOne) {
       t->step();
     }
     ASSERT_FALSE(t->searching());
+    // Measured (seeds 1-3): t = 0.15..0.21 / -0.21..-0.28 / -0.29..-0.30, kept=0/100/100,
+    // d = 6..8 / 8 / 2.
     EXPECT_GT(th[0], th[1]) << "seed " << seed << " " << t->knob();
     EXPECT_LT(t->kept_rows(0), t->kept_rows(1)) << "seed " << seed << " " << t->knob();
     EXPECT_LT(t->dims()[2], t->dims()[1]) << "seed " << seed << " " << t->knob();
