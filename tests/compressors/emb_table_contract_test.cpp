@@ -112,6 +112,11 @@ int64_t documented_bytes(const std::string& name, const std::string& knob, const
     }
     return b;
   }
+  if (name == "OptEmbed") {  // kept=k_1/../k_F,dims=d_1/../d_F
+    int64_t b = row_groups + 4 * F;
+    for (int64_t f = 0; f < F; ++f) b += 4 * k.at(f) * k.at(F + f);
+    return b;
+  }
   if (name == "AutoSrh") return 4 * k.at(0) + 8 * D + 2 * D + 4 + 16 + row_groups;  // floats=C
   if (name == "Dedup") return 4 * k.at(1) * k.at(0) * D + 4 * k.at(2) + 4;  // r, U, T blocks
   if (name == "DeepLight" || name == "PEP") {                               // nnz=K,format=csr|coo

@@ -317,6 +317,26 @@ TEST(CtrTrain, NoValidationOrCheckpointWhileTheTableSearches) {
   }
 }
 
+TEST(CtrTrain, SearchedTablesEndHalfwayAndMeetTheirBudget) {
+  // AutoDim and OptEmbed through the registry: 16 steps, so the search (schedule_steps =
+  // half the run) ends after step 8; the record's bytes are the final table's, within the
+  // budget, and the supernet's peak is larger.
+  const CtrDataset ds = planted(2000, 500, 3, 8);
+  for (const std::string spec : {"AutoDim@0.5", "OptEmbed@0.3"}) {
+    CtrTrainConfig c = small_config("dlrm");
+    c.epochs = 1;
+    c.eval_every = 5;
+    c.method = spec;
+    auto rec = train_ctr(ds, c);
+    EXPECT_EQ(rec["search_end_step"].get<int64_t>(), 8) << spec;
+    EXPECT_GT(rec["search_bytes"].get<int64_t>(), rec["table_bytes"].get<int64_t>()) << spec;
+    EXPECT_LE(rec["budget_actual"].get<double>(), rec["budget_requested"].get<double>()) << spec;
+    EXPECT_EQ(rec["evaluations"].get<int>(), 3) << spec;  // after steps 10, 15, the epoch end
+    EXPECT_GE(rec["best_step"].get<int64_t>(), 10) << spec;
+    EXPECT_EQ(rec["knob"].get<std::string>().find("search"), std::string::npos) << spec;
+  }
+}
+
 TEST(CtrTrain, BadInputsAreRejected) {
   CtrDataset ds = planted(500, 100, 2, 11);
   CtrTrainConfig c = small_config("dlrm");
