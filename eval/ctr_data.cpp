@@ -425,9 +425,9 @@ Raw parse_avazu(const std::string& path, const CtrLoadOptions& opt) {
   if (!in.next(line)) EC_THROW(kBadInput, path << ": empty file");
   std::string_view col[kMaxFields];
   const int ncol = split_columns(line, ',', col, kMaxFields);
-  EC_CHECK(
-      ncol >= 4 && ncol <= kMaxFields && col[0] == "id" && col[1] == "click" && col[2] == "hour",
-      kBadInput,
+  EC_CHECK(ncol <= kMaxFields, kBadInput,
+           path << ": line 1: the header has " << ncol << " columns, more than " << kMaxFields);
+  EC_CHECK(ncol >= 4 && col[0] == "id" && col[1] == "click" && col[2] == "hour", kBadInput,
       path << ": line 1: an Avazu file must start with the header id,click,hour,... (found '"
            << shown(line) << "')");
   raw.nd = 0;

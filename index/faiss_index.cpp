@@ -120,6 +120,13 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
     EC_THROW(kBadInput, method << " on " << structure << ": FAISS cannot build '" << factory
                                << "': " << e.msg);
   }
+  // k-means needs a training row per centroid: say so here rather than through FAISS's
+  // assertion text (catalogue build_faiss_nlist_gt_n), as embcomp's own IVF does.
+  const faiss::Index* inner = b.index.get();
+  if (const auto* pt = dynamic_cast<const faiss::IndexPreTransform*>(inner)) inner = pt->index;
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(inner))
+    EC_CHECK(ivf->nlist <= base.n, kBadInput,
+             structure << ": nlist=" << ivf->nlist << " exceeds the " << base.n << " rows");
   if (verbose) std::cerr << "[build] FAISS index " << factory << ": training\n";
   // Every FAISS index here compares squared distances in float: k-means on values near
   // FLT_MAX hangs in FAISS's empty-cluster split (catalogue fvecs_hugevals_pq).

@@ -393,6 +393,10 @@ class NpyHeaderParser {
     while (!eat('}')) {
       const std::string key = string_literal();
       expect(':');
+      // A key given twice is not a header numpy writes; which value would count is a guess.
+      if ((key == "descr" && seen_descr) || (key == "fortran_order" && seen_fortran) ||
+          (key == "shape" && seen_shape))
+        fail("key '" + key + "' given twice");
       if (key == "descr") {
         if (peek() == '[') fail("structured dtypes are not supported");
         h.descr = string_literal();

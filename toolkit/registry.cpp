@@ -69,7 +69,9 @@ std::string known_grammars() {
   bool first = true;
   for (auto& [name, c] : table()) {
     os << (first ? "" : ", ") << c.entry.grammar;
-    if (!c.entry.budget_grammar.empty()) os << ", " << c.entry.budget_grammar;
+    // Dedup and Prune exist only in their budget form: grammar == budget_grammar.
+    if (!c.entry.budget_grammar.empty() && c.entry.budget_grammar != c.entry.grammar)
+      os << ", " << c.entry.budget_grammar;
     first = false;
   }
   return os.str();

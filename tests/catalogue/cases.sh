@@ -6,7 +6,8 @@
 #   xfail NAME 'REASON' EXPECT 'SETUP' 'ARGS' ['CHECK']   a known open bug (see replay.sh)
 #
 # EXPECT is the exit code the contract wants: 2 for hostile input (one stderr line, nothing
-# left), 0 for valid or tolerable input (CHECK then looks at the output). Where the code now
+# left), 0 for valid or tolerable input. CHECK (shell, in the case's folder) runs when the exit code is
+# the expected one: the output exists and is sane, or a file that must survive did. Where the code now
 # deliberately differs from what the review saw, the line says so in a comment.
 # shellcheck disable=SC2016  # SETUP, ARGS and CHECK are evaluated later, in the case's folder
 
@@ -99,7 +100,8 @@ c npy_f2_nan 2 "craft '${P}y = rnd(100, 16).astype(np.float16); y[5, 5] = np.nan
 c npy_ok 0 "craft 'npy(\"a.npy\", rnd(1000, 16))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_ok_v2 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (2, 0))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_ok_v3 0 "craft '${P}npyh(\"a.npy\", hdr(), x, (3, 0))'" "$BLD --base a.npy" "$OK_IDX"
-c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"descr\\\": \\\"<f8\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), }\", x)'" "$BLD --base a.npy"
+# the same value twice (the review's differing values were refused by the dtype): refused now
+c npy_dup_keys 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), }\", x)'" "$BLD --base a.npy"
 c npy_i8 0 "craft '${P}npy(\"a.npy\", (rnd(1000, 16) * 100).astype(np.int64))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_u1 0 "craft '${P}npy(\"a.npy\", (np.abs(rnd(1000, 16)) * 50).astype(np.uint8))'" "$BLD --base a.npy" "$OK_IDX"
 c npy_extra_key 2 "craft '${P}npyh(\"a.npy\", \"{\\\"descr\\\": \\\"<f4\\\", \\\"fortran_order\\\": False, \\\"shape\\\": (1000, 16), \\\"extra\\\": 1, }\", x)'" "$BLD --base a.npy"
@@ -342,7 +344,7 @@ else
   skip out_chardev 'needs root to mknod a character device (1, 3)'
 fi
 # a symlink at the output path was replaced by a file; now refused (the link and its target stay)
-c out_symlink 2 'echo keep >target.txt && ln -s target.txt o.idx' "$BO o.idx"
+c out_symlink 2 'echo keep >target.txt && ln -s target.txt o.idx' "$BO o.idx" 'test -L o.idx && test "$(cat target.txt)" = keep'
 # the review's predictable temporary name <out>.tmp.<pid>, planted as a symlink to a victim: now
 # exit 0, the victim unchanged and the index a regular file (temporaries are exclusive and random)
 c out_tmp_symlink_attack 0 'echo victim >victim.txt' 'sh:ln -s victim.txt o.idx.tmp.$$; exec "$EMBCOMP" build -q --base "$B" --metric l2 --method SQ8 --out o.idx' 'test "$(cat victim.txt)" = victim && test -f o.idx && ! test -L o.idx'
@@ -647,3 +649,45 @@ c sweep_families_Bogus 2 ':' 'sweep -q --base "$B" --queries "$Q" --metric l2 --
 # the review repeated --families; alone, an empty list sweeps every family (exit 0)
 c sweep_families_qq 0 ':' "sweep -q --base \"\$B\" --queries \"\$Q\" --metric l2 --budgets 4x --no-plots --out sw --families ''" 'test -s sw/results.jsonl'
 c sweep_threads_-1 2 ':' "$SWO --threads -1"
+
+# ---- embed-text (15) ----------------------------------------------------------------------------------
+TX='text_fix && cp "$FIX/text/"* . && '
+ET='embed-text -q --words w.txt --vectors v.fvecs --out e.fvecs --ids-out e.txt --docs'
+OK_TX='test -s e.fvecs && test "$(nlines e.txt)" -ge 1'
+c text_ok 0 "$TX:" "$ET d.tsv" 'test "$(nlines e.txt)" = 50 && test -s e.fvecs'
+c text_notab 2 "${TX}sed -i '3s/\\t/ /' d.tsv" "$ET d.tsv"
+c text_dir_fifo 0 "${TX}mkdir docs && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt && mkfifo docs/f.txt" "$ET docs" "$OK_TX"
+c text_dir_subdir 0 "${TX}mkdir -p docs/sub && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt" "$ET docs" "$OK_TX"
+c text_dir_empty 2 "${TX}mkdir docs" "$ET docs"
+c text_dir_binary 0 "${TX}mkdir docs && echo 'w1 w2 w3' >docs/a.txt && echo 'w4 w5' >docs/b.txt && head -c 5000 \"\$B\" >docs/c.txt" "$ET docs" "$OK_TX"
+c text_words_mismatch 2 "${TX}echo extra >>w.txt" "$ET d.tsv"
+c text_words_short 2 "${TX}sed -i '\$d' w.txt" "$ET d.tsv"
+c text_out_same 0 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out v.fvecs --ids-out e.txt' 'test "$(nlines e.txt)" = 50 && test "$(stat -c %s v.fvecs)" = $((50 * 68))'
+c text_sif_a_neg 2 "$TX:" "$ET d.tsv --sif-a -1"
+c text_rmpc_huge 2 "$TX:" "$ET d.tsv --rmpc 99999999999"
+c text_rmpc_neg 2 "$TX:" "$ET d.tsv --rmpc -1"
+c text_out_bad_ext 2 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out e.csv --ids-out e.txt'
+c text_outputs_equal 2 "$TX:" 'embed-text -q --words w.txt --vectors v.fvecs --docs d.tsv --out e.fvecs --ids-out e.fvecs'
+c text_long_line 0 "${TX}{ printf 'long\\t'; yes 'w3 w4 w5' | head -c 4000000 | tr '\\n' ' '; echo; } >>d.tsv" "$ET d.tsv" 'test "$(nlines e.txt)" = 51'
+
+# ---- ground-truth cache (4) ----------------------------------------------------------------------------
+# The cache beside b.fvecs (written by a first bench) is damaged, then bench runs again: the cache
+# is verified by exact search and rebuilt, so recall is the same as without it (exit 0; the review
+# saw exit 2 for a truncated cache and silently inflated recall for poisoned ones).
+GB='bench -q --base b.fvecs --queries q.fvecs --metric l2 --methods "SQ4;PQ2x4;Binary" --format jsonl'
+GC="local_bq && \"\$EMBCOMP\" $GB --out r0.jsonl && ls b.fvecs.*.gtcache && "
+SAME_RECALL='test "$(grep -o "\"recall_at_k\":[0-9.]*" r0.jsonl)" = "$(grep -o "\"recall_at_k\":[0-9.]*" r.jsonl)"'
+c gtcache_truncated 0 "${GC}truncate -s -50 b.fvecs.*.gtcache" "$GB --out r.jsonl" "$SAME_RECALL"
+c gtcache_oob_ids 0 "${GC}craft 'import glob; gt_poison(glob.glob(\"b.fvecs.*.gtcache\")[0], lambda ids: ids + 5000)'" "$GB --out r.jsonl" "$SAME_RECALL"
+c gtcache_wrong_content 0 "${GC}craft 'import glob; gt_poison(glob.glob(\"b.fvecs.*.gtcache\")[0], lambda ids: ids * 0 + np.arange(ids.shape[1]))'" "$GB --out r.jsonl" "$SAME_RECALL"
+# the data's folder is read-only (a read-only bind mount: root ignores permission bits), so the
+# cache goes to the cache folder instead
+if [ "$(id -u)" = 0 ] && mkdir -p "$WORK/romount" && mount --bind "$WORK/romount" "$WORK/romount" 2>/dev/null &&
+  mount -o remount,ro,bind "$WORK/romount" 2>/dev/null && umount "$WORK/romount"; then
+  c gtcache_dir_readonly 0 'mkdir ro && cp "$B" "$Q" ro/' "sh:mount --bind ro ro && mount -o remount,ro,bind ro || exit 99; \"\$EMBCOMP\" bench -q --base ro/B.fvecs --queries ro/Q.fvecs --metric l2 --methods SQ8 --out r.txt; rc=\$?; umount ro; exit \$rc" "$OK_BEN"' && ls "$EMBCOMP_CACHE"/gt/B.fvecs.*.gtcache'
+elif [ "$(id -u)" != 0 ]; then  # permission bits bind a user other than root
+  c gtcache_dir_readonly 0 'mkdir ro && cp "$B" "$Q" ro/ && chmod 555 ro' 'bench -q --base ro/B.fvecs --queries ro/Q.fvecs --metric l2 --methods SQ8 --out r.txt' "chmod 755 ro && $OK_BEN"' && ls "$EMBCOMP_CACHE"/gt/B.fvecs.*.gtcache'
+else
+  umount "$WORK/romount" 2>/dev/null
+  skip gtcache_dir_readonly 'as root, needs a read-only bind mount (mount --bind) to make the data folder unwritable'
+fi

@@ -32,6 +32,7 @@ Helpers (all little endian, as the formats are):
   fix_build_id(index_path)       the .json sidecar's and .rerank store's build id := the file's
   checksum64(data)               index/checksum.h
   jsonl_edit(path, fn, status)   edits the first JSON Lines record with that "status"
+  gt_poison(path, fn)            rewrites a ground-truth cache's ids (fn(ids)), checksum kept valid
 """
 import json
 import os
@@ -189,6 +190,28 @@ def jsonl_edit(path, fn, status="ok"):
     else:
         raise SystemExit("no record with status " + status)
     put(path, ("\n".join(lines) + "\n").encode())
+
+
+def gt_poison(path, fn):
+    """Rewrites the ids of a ground-truth cache (eval/ground_truth.cpp: ..., u64 k, u64 n,
+    u64 nq, vector<int32> ids, u64 FNV-1a of the ids) as fn(ids as an (nq, k) int32 array), with
+    a matching checksum: only the cache's verification by exact search can refuse it."""
+    b = get(path)
+    count = start = 0
+    # the ids vector ends 8 bytes before the end; its count sits 8 bytes before its first id
+    for start in range(len(b) - 16, 0, -1):
+        (c,) = struct.unpack_from("<Q", b, start - 8)
+        if start + 4 * c == len(b) - 8:
+            count = c
+            break
+    k, n, nq = struct.unpack_from("<QQQ", b, start - 32)
+    assert count == k * nq, "not a ground-truth cache"
+    ids = np.frombuffer(bytes(b[start:start + 4 * count]), dtype="<i4").reshape(nq, k).copy()
+    new = np.asarray(fn(ids), dtype="<i4").tobytes()
+    h = 1469598103934665603
+    for byte in new:
+        h = ((h ^ byte) * 1099511628211) & MASK
+    put(path, b[:start] + new + u64(h))
 
 
 def checksum64(data):

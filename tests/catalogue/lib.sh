@@ -53,9 +53,15 @@ b2k() { fixture b2k 'craft "fvecs(\"b.fvecs\", rnd(2000, 16, 3))"'; }
 CRIT=$CATALOGUE_DIR/../../data/criteo-tiny/train.tiny.csv
 CRIT_TSV=$CATALOGUE_DIR/../../data/criteo-tiny/paddlerec_sample_train.criteo_raw.tsv
 avazu() {
-  fixture avazu 'awk "BEGIN { print \"id,click,hour,C1,banner_pos,site_id,app_id,device_type\";
-    for (i = 0; i < 600; i++) printf \"%d,%d,141021%02d,%d,%d,s%d,a%d,%d\\n\", i, i % 5 == 0,
-      i % 24 + 0 * 0, 1000 + i % 7, i % 2, i % 13, i % 11, i % 3 }" | awk -F, "NR == 1 || NR > 1 {
-      if (NR > 1) { d = 21 + int((NR - 2) / 200); sub(/^141021/, \"1410\" d, \$3) } print }" OFS=, >a.csv'
+  fixture avazu 'craft "rows = [\"%d,%d,1410%02d%02d,%d,%d,s%d,a%d,%d\" % (i, i % 5 == 0, 21 + i // 200, i % 24,
+    1000 + i % 7, i % 2, i % 13, i % 11, i % 3) for i in range(600)]
+put(\"a.csv\", \"\\n\".join([\"id,click,hour,C1,banner_pos,site_id,app_id,device_type\"] + rows + [\"\"]).encode())"'
 }
 syn() { fixture syn '"$EMBCOMP" ctr-gen --rows 3000 --seed 3 --out syn.bin'; }
+
+# $FIX/text: w.txt (100 words w0..w99), v.fvecs (100 x 16) and d.tsv (50 texts "t<i><TAB>words").
+text_fix() {
+  fixture text 'for ((i = 0; i < 100; i++)); do echo "w$i"; done >w.txt &&
+    craft "fvecs(\"v.fvecs\", rnd(100, 16, 4))" &&
+    for ((i = 0; i < 50; i++)); do printf "t%d\tw%d w%d w%d W%d w%d\n" $i $((i % 7)) $((i % 11)) $((i * 3 % 100)) $((i % 5)) $i; done >d.tsv'
+}

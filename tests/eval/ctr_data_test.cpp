@@ -374,6 +374,17 @@ TEST(CtrData, MalformedRowsNameTheLineOrAreSkippedAndCounted) {
               std::string::npos)
         << smsg;
   }
+  // catalogue ctrdata_avazu_wide: a header of more than 256 columns was reported as "must start
+  // with the header id,click,hour", which it did.
+  std::ofstream w(dir + "/wide.csv");
+  std::string wide = "id,click,hour";
+  for (int c = 0; c < 300; ++c) wide += ",c" + std::to_string(c);
+  w << wide << "\n" << avazu_row(0, 0, "14102100", "x");
+  w.close();
+  const std::string wmsg = testing::bad_input_message(
+      [&] { load_ctr_dataset("avazu:" + dir + "/wide.csv", no_cache()); });
+  EXPECT_NE(wmsg.find("line 1: the header has 303 columns, more than 256"), std::string::npos)
+      << wmsg;
 }
 
 TEST(CtrData, BadSourcesAreBadInput) {

@@ -32,6 +32,17 @@ TEST(FaissIndex, FactoryStrings) {
   EXPECT_THROW(faiss_factory_string("PQ@0.1", "Flat"), Error);
 }
 
+TEST(FaissIndex, MoreListsThanRowsIsBadInput) {
+  // catalogue build_faiss_nlist_gt_n: FAISS's k-means assertion ("Error in void
+  // faiss::Clustering::train_encoded(...) at .../Clustering.cpp:277 ...") was the message.
+  const FloatMatrix x = testing::low_rank(100, 8, 2, 0.1f, 3);
+  for (const char* method : {"SQ8", "OPQ2,PQ2x4"}) {
+    const std::string msg = testing::bad_input_message(
+        [&] { build_faiss_index(x.view(), Metric::kL2, method, "IVF200", false); });
+    EXPECT_NE(msg.find("IVF200: nlist=200 exceeds the 100 rows"), std::string::npos) << msg;
+  }
+}
+
 class FaissIndexFiles : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -620,6 +620,10 @@ TEST(Io, NpyRejectsMalformedHeader) {
                   "expected a 2-D array (n, d), got shape (12,)");
   write_file(dir + "/c.npy", npy("<f4", "(2, 2, 3)", payload));
   EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(dir + "/c.npy"); }), "got shape (2, 2, 3)");
+  // catalogue npy_dup_keys: a key given twice was read with its last value
+  write_file(dir + "/dup.npy", npy("<f4", "(3, 4)", payload, 1, "False, 'descr': '<f4'"));
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(dir + "/dup.npy"); }),
+                  "key 'descr' given twice");
   write_file(dir + "/d.npy", npy("<f4", "(3, -4)", payload));
   EXPECT_CONTAINS(error_of([&] { embcomp::read_floats(dir + "/d.npy"); }), "malformed");
   write_file(dir + "/e.npy", npy("<f4", "(3, 4)", payload, 1, "Maybe"));

@@ -41,6 +41,10 @@ TEST(Registry, DefaultBenchCoversEveryFamily) {
 
 TEST(Registry, UnknownAndMalformedSpecs) {
   EXPECT_NE(error_of([] { check_spec("XYZ9"); }).find("unknown method 'XYZ9'"), std::string::npos);
+  // The list of known grammars names each once (it said "Dedup@{budget}, Dedup@{budget}").
+  const std::string known = error_of([] { check_spec("XYZ9"); });
+  for (const char* g : {"Dedup@{budget}", "Prune@{budget}", "SQ@{budget}"})
+    EXPECT_EQ(known.find(g), known.rfind(g)) << g << " twice in: " << known;
   EXPECT_NE(error_of([] { check_spec("SQ8,PCA64"); }).find("is a codec"), std::string::npos);
   EXPECT_NE(error_of([] { check_spec(""); }).find("empty"), std::string::npos);
   EXPECT_NE(error_of([] { check_spec("PCA64,,SQ8"); }).find("empty component"), std::string::npos);
