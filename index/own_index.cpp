@@ -18,6 +18,7 @@
 #include "compressors/binary.h"
 #include "compressors/codec.h"
 #include "compressors/int8.h"
+#include "compressors/pq.h"
 #include "index/checksum.h"
 #include "index/faiss_index.h"
 #include "index/scan_kernels.h"
@@ -272,6 +273,7 @@ OwnIndex OwnIndex::build(MatrixView<float> base, Metric metric, const std::strin
     faiss::ClusteringParameters cp;
     cp.niter = p.kmeans_niter;
     cp.seed = int(seed & 0x7fffffff);
+    quiet_kmeans(cp);  // nlist close to n / 39 is a legitimate choice on small corpora
     faiss::Clustering clus(int(base.d), int(p.nlist), cp);
     std::unique_ptr<faiss::IndexFlat> assign;
     if (idx.search_metric() == Metric::kL2) assign = std::make_unique<faiss::IndexFlatL2>(base.d);
