@@ -199,10 +199,11 @@ void save_index(const BuiltIndex& built, const std::string& path) {
   const uint64_t build_id = file_checksum64(idx.tmp_path());
   AtomicFile meta(sidecar_path(path));
   write_sidecar(meta.tmp_path(), sidecar_path(path), built.meta, build_id);
-  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
-  // does not match, which load_index refuses.
-  idx.commit();
+  // The sidecar first, the index last: a kill in between leaves a sidecar whose build id
+  // does not match the old index (load_index refuses it) or no index at all, never a new
+  // index without its sidecar (read with the file's metric: angular would become ip).
   meta.commit();
+  idx.commit();
 }
 
 BuiltIndex load_index(const std::string& path) {

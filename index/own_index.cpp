@@ -356,10 +356,11 @@ void OwnIndex::save(const std::string& path) const {
   const uint64_t build_id = file_checksum64(file.tmp_path());
   AtomicFile meta_file(sidecar_path(path));
   write_sidecar(meta_file.tmp_path(), sidecar_path(path), meta, build_id);
-  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
-  // does not match, which load() refuses.
-  file.commit();
+  // The sidecar first, the index last (as build and save_index): a kill in between leaves
+  // a sidecar whose build id does not match the old index, which load() refuses, or no
+  // index at all.
   meta_file.commit();
+  file.commit();
 }
 
 OwnIndex OwnIndex::load(const std::string& path) {
