@@ -82,6 +82,12 @@ class EmbeddingTable {
   virtual std::vector<std::pair<void*, size_t>> buffers() = 0;
   /// Why the budget was missed (not within 2% below it); "" when met or no budget.
   virtual std::string budget_note() const { return ""; }
+  /// The search phase is still running (AutoDim, OptEmbed: a supernet larger than the
+  /// final table is trained first): the trainer neither validates nor checkpoints, and
+  /// bytes()/buffers() describe the final table only once it returns false (while it is
+  /// true, bytes() counts the supernet: the trainer records the peak as search_bytes).
+  /// A search ends inside step() after a number of steps fixed at construction.
+  virtual bool searching() const { return false; }
 };
 
 /// One registered CTR table method.

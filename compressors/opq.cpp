@@ -20,6 +20,12 @@ void OpqParams::validate(size_t d) const {
   EC_CHECK(d % M == 0, kBadInput, "OPQ: d=" << d << " is not divisible by M=" << M);
 }
 
+OpqQuietTraining::OpqQuietTraining(faiss::OPQMatrix& opq)
+    : opq_(opq), pq_(size_t(opq.d_out), size_t(opq.M), 8) {
+  quiet_kmeans(pq_.cp);
+  opq_.pq = &pq_;
+}
+
 OpqTransform::OpqTransform(size_t d, OpqParams params) : params_(params) {
   params_.validate(d);
   opq_ = faiss::OPQMatrix(static_cast<int>(d), params_.M);
@@ -30,6 +36,7 @@ OpqTransform::OpqTransform(size_t d, OpqParams params) : params_(params) {
 void OpqTransform::train(MatrixView<float> x) {
   check_train_input(spec(), x, d_in(), min_train_rows());
   check_distance_range(spec(), x);
+  OpqQuietTraining quiet(opq_);
   opq_.train(static_cast<faiss::Index::idx_t>(x.n), x.data);
 }
 

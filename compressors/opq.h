@@ -8,6 +8,7 @@
 #pragma once
 
 #include <faiss/VectorTransform.h>
+#include <faiss/impl/ProductQuantizer.h>
 
 #include "compressors/codec.h"
 
@@ -18,6 +19,23 @@ struct OpqParams {
   int niter = 20;                  ///< outer iterations (PQ step + Procrustes step)
   size_t max_train_rows = 20000;   ///< rows used for training (FAISS's own sample)
   void validate(size_t d) const;
+};
+
+/// While alive, opq.train() uses a PQ equal to the one FAISS builds for it (d_out, M,
+/// 8 bits, default parameters; OPQMatrix::train then sets its niter and
+/// max_points_per_centroid as usual) except for quiet_kmeans (compressors/pq.h): FAISS's
+/// own default PQ warns on stderr per sub-quantizer and per iteration below 39 * 256
+/// training rows. Restores opq.pq = nullptr on destruction; opq must outlive this.
+class OpqQuietTraining {
+ public:
+  explicit OpqQuietTraining(faiss::OPQMatrix& opq);
+  ~OpqQuietTraining() { opq_.pq = nullptr; }
+  OpqQuietTraining(const OpqQuietTraining&) = delete;
+  OpqQuietTraining& operator=(const OpqQuietTraining&) = delete;
+
+ private:
+  faiss::OPQMatrix& opq_;
+  faiss::ProductQuantizer pq_;
 };
 
 class OpqTransform final : public Transform {

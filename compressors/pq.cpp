@@ -50,11 +50,8 @@ void PqCodec::train(MatrixView<float> x) {
   // FAISS runs them one after the other, each barely using 2 cores at small dsub.
   const size_t M = pq_.M, dsub = pq_.dsub, ksub = pq_.ksub, n = sample.n;
   pq_.centroids.resize(M * ksub * dsub);
-  // FAISS prints a warning per sub-quantizer when there are fewer than 39 points per
-  // centroid; budget solvers choose such settings knowingly (small tables, MGPQ's 9-bit
-  // groups), so only the warning is turned off (it changes nothing else).
   faiss::ClusteringParameters cp = pq_.cp;
-  cp.min_points_per_centroid = 1;
+  quiet_kmeans(cp);  // small tables, MGPQ's 9-bit groups: fewer than 39 points per centroid
   OmpExceptionGuard guard;
 #pragma omp parallel for schedule(dynamic)
   for (size_t m = 0; m < M; ++m) {

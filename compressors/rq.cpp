@@ -1,6 +1,7 @@
 #include "compressors/rq.h"
 
 #include "compressors/budget.h"
+#include "compressors/pq.h"
 #include "compressors/table_compressor.h"
 #include "compressors/train_sample.h"
 #include "toolkit/registry.h"
@@ -20,6 +21,7 @@ RqCodec::RqCodec(size_t d, RqParams params) : params_(params) {
   rq_.max_beam_size = params_.max_beam_size;
   rq_.cp.seed = static_cast<int>(params_.seed & 0x7fffffff);
   rq_.cp.max_points_per_centroid = 1 << 30;  // we subsample ourselves, reproducibly
+  quiet_kmeans(rq_.cp);  // every stage's k-means (ProgressiveDimClustering copies cp)
   // FAISS would compute codebook_cross_products ((M 2^nbits)^2 floats: 16.8 MB for RQ8x8)
   // and cent_norms after training. They serve only the LUT beam search (use_beam_LUT = 1)
   // and the norm-encoding search types; our encoder (use_beam_LUT = 0, ST_decompress)

@@ -143,14 +143,18 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   init.counts = ds.counts;
   init.seed = cfg.seed;
   init.optimizer = cfg.optimizer;
-  // Search/pruning schedules (DeepLight, PEP) end halfway through the run, so that the
-  // second half trains the final sparse table and validation picks among its checkpoints.
+  // Search/pruning schedules (DeepLight, PEP, AutoDim, OptEmbed) end halfway through the run, so
+  // that the second half trains the final sparse table and validation picks among its checkpoints.
   {
     const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(int64_t(cfg.batch), ds.train.n));
     const int64_t steps = int64_t(cfg.epochs) * ((ds.train.n + batch - 1) / batch);
     init.schedule_steps = std::max<int64_t>(1, steps / 2);
   }
-  std::unique_ptr<EmbeddingTable> table = make_embedding_table(cfg.method, init);
+  std::unique_ptr<EmbeddingTable> table =
+      cfg.table_factory ? cfg.table_factory(init) : make_embedding_table(cfg.method, init);
+  EC_CHECK(table && table->dim() == cfg.dim && table->rows() == init.rows, kRuntime,
+           "the table factory built a table that does not match rows=" << init.rows
+                                                                       << " dim=" << cfg.dim);
   CtrModelParams arch = cfg.arch;
   arch.num_dense = nd;
   arch.num_fields = F;
@@ -181,6 +185,9 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   int64_t step = 0, best_step = 0, samples = 0;
   int bad_evals = 0, epochs_run = 0, evals = 0;
   bool stop = false;
+  // Search phase (EmbeddingTable::searching): peak bytes while it runs, the step it ended.
+  const bool searched = table->searching();
+  int64_t search_bytes = searched ? table->bytes() : 0, search_end_step = searched ? -1 : 0;
   double train_seconds = 0;
   auto last_report = Clock::now();
   auto validate_now = [&](const char* when) {
@@ -228,6 +235,17 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
       train_seconds += seconds_since(t);
       ++step;
       samples += b;
+      if (search_end_step < 0) {
+        if (table->searching()) {
+          search_bytes = std::max(search_bytes, table->bytes());
+        } else {
+          search_end_step = step;
+          if (cfg.verbose)
+            std::cerr << tag << " search ended at step " << step << ": table " << table->bytes()
+                      << " bytes (" << table->knob() << "), supernet peak " << search_bytes
+                      << " bytes\n";
+        }
+      }
       if (cfg.verbose && seconds_since(last_report) > 10) {
         std::cerr << tag << " epoch " << epoch + 1 << " step " << step << ", loss " << loss << ", "
                   << static_cast<int64_t>(samples / train_seconds) << " samples/s, last val AUC "
@@ -235,10 +253,14 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
         last_report = Clock::now();
       }
       const bool epoch_end = r + batch >= ds.train.n;
-      if (cfg.eval_every > 0 && step % cfg.eval_every == 0 && !epoch_end) validate_now("every");
+      if (cfg.eval_every > 0 && step % cfg.eval_every == 0 && !epoch_end && search_end_step >= 0)
+        validate_now("every");
     }
-    if (!stop) validate_now("epoch end");
+    if (!stop && search_end_step >= 0) validate_now("epoch end");
   }
+  EC_CHECK(search_end_step >= 0, kRuntime,
+           cfg.method << ": the table's search phase did not end within the run's " << step
+                      << " steps (no final table to validate); train for more steps");
   const bool stopped_early = stop;
   best.restore(*model);
 
@@ -260,6 +282,8 @@ nlohmann::ordered_json train_ctr(const CtrDataset& ds, const CtrTrainConfig& cfg
   rec["budget_requested"] = budget > 0 ? nlohmann::ordered_json(budget) : nullptr;
   rec["budget_actual"] = table->bytes() / full_bytes;
   rec["budget_note"] = table->budget_note();
+  rec["search_bytes"] = searched ? nlohmann::ordered_json(search_bytes) : nullptr;
+  rec["search_end_step"] = searched ? nlohmann::ordered_json(search_end_step) : nullptr;
   rec["table_bytes"] = table->bytes();
   rec["optimizer_bytes"] = table->optimizer_bytes() + model->dense_optimizer_bytes();
   rec["dense_bytes"] = model->dense_bytes();

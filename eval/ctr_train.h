@@ -8,6 +8,11 @@
 //   - validation AUC/logloss every eval_every steps (0: never mid-epoch) and at the end
 //     of every epoch; the parameters with the best validation AUC so far are kept by
 //     copying the table's buffers() and the dense weights;
+//   - while the table is searching() (AutoDim, OptEmbed: a supernet is trained before the
+//     final table exists) there is no validation and no checkpoint, so every checkpoint is
+//     the final table; the record has the peak table bytes during the search (search_bytes)
+//     and the step after which it ended (search_end_step), both null for a table that never
+//     searches; a search still running when training ends is a kRuntime error;
 //   - early stopping: after `patience` evaluations in a row without a better validation
 //     AUC (patience 0: never stop early);
 //   - at the end the best checkpoint is restored and the test split is evaluated ONCE:
@@ -17,6 +22,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -44,6 +51,9 @@ struct CtrTrainConfig {
   bool verbose = true;          ///< progress lines on stderr
   /// Layer widths; num_dense, num_fields, dim and seed are taken from the data and above.
   CtrModelParams arch;
+  /// Builds the table from the run's layout; empty (the default): make_embedding_table(method,
+  /// init). Tests put probe tables here (the registry is the CLI's single source of tables).
+  std::function<std::unique_ptr<EmbeddingTable>(const TableInit&)> table_factory;
   /// Checks the values (kUsage naming the bad one).
   void validate() const;
 };

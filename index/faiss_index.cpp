@@ -1,8 +1,12 @@
 #include "index/faiss_index.h"
 
 #include <faiss/AutoTune.h>
+#include <faiss/IndexAdditiveQuantizer.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFAdditiveQuantizer.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
@@ -19,6 +23,8 @@
 
 #include "build_info.h"
 #include "compressors/codec.h"
+#include "compressors/opq.h"
+#include "compressors/pq.h"
 #include "index/checksum.h"
 #include "index/faiss_reader.h"
 #include "index/sidecar.h"
@@ -108,6 +114,32 @@ std::string faiss_factory_string(const std::string& method, const std::string& s
   return prefix + c;
 }
 
+namespace {
+/// quiet_kmeans (compressors/pq.h) on every k-means index->train() runs: IVF coarse
+/// quantizers, PQ and RQ codebooks (behind IVF, HNSW and transforms), and OPQ rotations'
+/// inner PQ (an OpqQuietTraining kept in opq until index->train() returns).
+void quiet_training(faiss::Index* index, std::vector<std::unique_ptr<OpqQuietTraining>>& opq) {
+  if (auto* pt = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+    for (faiss::VectorTransform* vt : pt->chain)
+      if (auto* o = dynamic_cast<faiss::OPQMatrix*>(vt); o && !o->pq)
+        opq.push_back(std::make_unique<OpqQuietTraining>(*o));
+    quiet_training(pt->index, opq);
+  } else if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+    quiet_kmeans(ivf->cp);
+    quiet_training(ivf->quantizer, opq);
+    if (auto* p = dynamic_cast<faiss::IndexIVFPQ*>(index)) quiet_kmeans(p->pq.cp);
+    if (auto* a = dynamic_cast<faiss::IndexIVFAdditiveQuantizer*>(index))
+      if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) quiet_kmeans(rq->cp);
+  } else if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index)) {
+    quiet_training(h->storage, opq);
+  } else if (auto* p = dynamic_cast<faiss::IndexPQ*>(index)) {
+    quiet_kmeans(p->pq.cp);
+  } else if (auto* a = dynamic_cast<faiss::IndexAdditiveQuantizer*>(index)) {
+    if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) quiet_kmeans(rq->cp);
+  }
+}
+}  // namespace
+
 BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::string& method,
                              const std::string& structure, bool verbose) {
   const std::string factory = faiss_factory_string(method, structure);
@@ -133,6 +165,8 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
   check_distance_range(method, base);
   auto t0 = std::chrono::steady_clock::now();
   try {
+    std::vector<std::unique_ptr<OpqQuietTraining>> opq;
+    quiet_training(b.index.get(), opq);
     b.index->train(faiss::Index::idx_t(base.n), base.data);
   } catch (const faiss::FaissException& e) {
     EC_THROW(kBadInput, factory << ": training failed: " << e.msg);
@@ -172,10 +206,11 @@ void save_index(const BuiltIndex& built, const std::string& path) {
   const uint64_t build_id = file_checksum64(idx.tmp_path());
   AtomicFile meta(sidecar_path(path));
   write_sidecar(meta.tmp_path(), sidecar_path(path), built.meta, build_id);
-  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
-  // does not match, which load_index refuses.
-  idx.commit();
+  // The sidecar first, the index last: a kill in between leaves a sidecar whose build id
+  // does not match the old index (load_index refuses it) or no index at all, never a new
+  // index without its sidecar (read with the file's metric: angular would become ip).
   meta.commit();
+  idx.commit();
 }
 
 BuiltIndex load_index(const std::string& path) {

@@ -18,6 +18,7 @@
 #include "compressors/binary.h"
 #include "compressors/codec.h"
 #include "compressors/int8.h"
+#include "compressors/pq.h"
 #include "index/checksum.h"
 #include "index/faiss_index.h"
 #include "index/scan_kernels.h"
@@ -272,6 +273,7 @@ OwnIndex OwnIndex::build(MatrixView<float> base, Metric metric, const std::strin
     faiss::ClusteringParameters cp;
     cp.niter = p.kmeans_niter;
     cp.seed = int(seed & 0x7fffffff);
+    quiet_kmeans(cp);  // nlist close to n / 39 is a legitimate choice on small corpora
     faiss::Clustering clus(int(base.d), int(p.nlist), cp);
     std::unique_ptr<faiss::IndexFlat> assign;
     if (idx.search_metric() == Metric::kL2) assign = std::make_unique<faiss::IndexFlatL2>(base.d);
@@ -354,10 +356,11 @@ void OwnIndex::save(const std::string& path) const {
   const uint64_t build_id = file_checksum64(file.tmp_path());
   AtomicFile meta_file(sidecar_path(path));
   write_sidecar(meta_file.tmp_path(), sidecar_path(path), meta, build_id);
-  // The index first, then its sidecar: a kill in between leaves a sidecar whose build id
-  // does not match, which load() refuses.
-  file.commit();
+  // The sidecar first, the index last (as build and save_index): a kill in between leaves
+  // a sidecar whose build id does not match the old index, which load() refuses, or no
+  // index at all.
   meta_file.commit();
+  file.commit();
 }
 
 OwnIndex OwnIndex::load(const std::string& path) {

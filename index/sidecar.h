@@ -2,10 +2,11 @@
 // the build id that ties an index to its sidecars (reliability review #18).
 //
 // The build id is file_checksum64 (index/checksum.h) of the index file. `build` writes the
-// index, the .rerank store and the .json to temporary names, then commits the index first
-// and the sidecars after it; both sidecars record the build id, and loading checks it, so
-// an interrupted build that leaves a new index beside old sidecars (or the other way
-// round) is refused with exit 2 instead of pairing files of two builds.
+// index, the .rerank store and the .json to temporary names, then commits the sidecars
+// first and the index last (the index is the commit point); both sidecars record the build
+// id, and loading checks it, so an interrupted build leaves either the old generation whole,
+// or new sidecars beside the old index (refused with exit 2), or new sidecars and no index.
+// What this does not detect is listed in docs/index.md ("Build ids and commit order").
 #pragma once
 
 #include <cstdint>

@@ -104,9 +104,10 @@ int cmd_build(int argc, char** argv) {
   meta["dataset"] = ds.name;
   meta["ram_bytes"] = ram_bytes;
   meta["disk_bytes"] = 0;
-  // Every file goes to a temporary name first; the index is committed first and the
-  // sidecars after it, all three carrying the index file's checksum as build id
-  // (index/sidecar.h), so an interrupted build cannot pair files of two builds unnoticed.
+  // Every file goes to a temporary name first, all three carrying the index file's checksum
+  // as build id (index/sidecar.h); the sidecars are committed first and the index last, so
+  // an interrupted build cannot pair files of two builds unnoticed, and never leaves a new
+  // index without its sidecar (a FAISS file alone would be read with the file's metric).
   AtomicFile idx_file(out);
   if (own)
     own->write(idx_file.tmp_path(), out);
@@ -124,7 +125,6 @@ int cmd_build(int argc, char** argv) {
   }
   AtomicFile meta_file(sidecar_path(out));
   write_sidecar(meta_file.tmp_path(), sidecar_path(out), meta, build_id);
-  idx_file.commit();
   if (rerank_file) {
     rerank_file->commit();
   } else {
@@ -132,6 +132,7 @@ int cmd_build(int argc, char** argv) {
     std::filesystem::remove(rerank_path, ec);  // a stale store must not pair with a new index
   }
   meta_file.commit();
+  idx_file.commit();
   if (verbose) {
     std::cerr << "[build] wrote " << out << " (" << std::filesystem::file_size(out)
               << " bytes; ram_bytes " << ram_bytes << ", disk_bytes " << meta["disk_bytes"]

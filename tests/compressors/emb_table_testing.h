@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -54,8 +55,9 @@ inline TableInit criteo_like_layout(int64_t scale, int dim, bool with_counts,
       while (n > 1 && std::gcd(stride, n) != 1) ++stride;
       for (int64_t v = 0; v < n; ++v) {
         init.counts[init.field_offsets[f] + v] =
-            hot_ids_first ? static_cast<uint32_t>(1000000 / (v + 1))
-                          : static_cast<uint32_t>(1e6 / std::pow(1.0 + (n > 1 ? (v * stride) % n : 0), 1.05));
+            hot_ids_first
+                ? static_cast<uint32_t>(1000000 / (v + 1))
+                : static_cast<uint32_t>(1e6 / std::pow(1.0 + (n > 1 ? (v * stride) % n : 0), 1.05));
       }
     }
   }
@@ -136,7 +138,40 @@ inline std::vector<float> random_weights(size_t n, uint64_t seed) {
   return w;
 }
 
+/// Drives a table's search phase (EmbeddingTable::searching) to its end: MSE steps toward
+/// fixed per-row targets, 64 ids a step rotating over every row (so every row carries signal
+/// during the search, as in a real run where every sample has an id per field), at most
+/// max_steps. A table that never searches is returned untouched. Checkpoints and byte
+/// counts describe the final table only after this.
+inline void finish_search(EmbeddingTable& t, int64_t max_steps = 20000) {
+  if (!t.searching()) return;
+  const int d = t.dim();
+  std::vector<int64_t> ids(64);
+  std::vector<float> out(ids.size() * d), grad(out.size());
+  for (int64_t s = 0; s < max_steps && t.searching(); ++s) {
+    for (size_t i = 0; i < ids.size(); ++i)
+      ids[i] = int64_t((uint64_t(s) * ids.size() + i) * 7919 % uint64_t(t.rows()));
+    t.lookup(ids.data(), int64_t(ids.size()), out.data());
+    for (size_t i = 0; i < out.size(); ++i)
+      grad[i] = 2.0f * (out[i] - 0.1f * hashed_uniform(23, uint64_t(ids[i / d]) * d + i % d)) /
+                float(out.size());
+    t.backward(ids.data(), int64_t(ids.size()), grad.data());
+    t.step();
+  }
+  ASSERT_FALSE(t.searching()) << t.spec() << ": the search did not end in " << max_steps
+                              << " steps";
+}
+
+/// make_embedding_table(spec, init) with its search phase finished (finish_search).
+inline std::unique_ptr<EmbeddingTable> make_final(const std::string& spec, const TableInit& init) {
+  auto t = make_embedding_table(spec, init);
+  finish_search(*t);
+  return t;
+}
+
 /// bytes() equals the sum of buffers() sizes (the memory contract).
-inline void expect_buffers_sum_to_bytes(EmbeddingTable& t) { EXPECT_EQ(buffers_total(t), t.bytes()); }
+inline void expect_buffers_sum_to_bytes(EmbeddingTable& t) {
+  EXPECT_EQ(buffers_total(t), t.bytes());
+}
 
 }  // namespace embcomp::ctr::testing

@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "compressors/emb_full.h"
+#include "compressors/emb_params.h"
 #include "eval/ctr_metrics.h"
 #include "toolkit/error.h"
 
@@ -134,6 +136,8 @@ TEST(CtrTrain, RecordFieldsAndBudgetAccounting) {
                         "budget_requested",
                         "budget_actual",
                         "budget_note",
+                        "search_bytes",
+                        "search_end_step",
                         "table_bytes",
                         "optimizer_bytes",
                         "dense_bytes",
@@ -216,6 +220,121 @@ TEST(CtrTrain, BatchIsClampedToTheTrainingRows) {
   auto rec = train_ctr(ds, c);
   EXPECT_EQ(rec["batch"].get<int64_t>(), 400);
   EXPECT_EQ(rec["steps"].get<int64_t>(), 1);
+}
+
+// A table with a search phase for the trainer's hook: while searching (the first `search`
+// steps) lookup = W1[id] + W2[id] (8 N D bytes, a "supernet"); then W = W1 + W2 (4 N D
+// bytes, one buffer). Counts buffers() calls made while searching in *calls (the trainer
+// must make none: no checkpoint of a supernet); the counter outlives the table.
+class SearchProbeTable final : public EmbeddingTable {
+ public:
+  SearchProbeTable(const TableInit& init, int64_t search, int* calls)
+      : calls_(calls),
+        search_(search),
+        w1_(init.rows, init.dim, 0.05f, init.seed),
+        w2_(init.rows, init.dim, 0.05f, init.seed + 1),
+        opt_(init.optimizer) {}
+  std::string spec() const override { return "SearchProbe"; }
+  std::string knob() const override { return searching() ? "search" : "final"; }
+  int64_t rows() const override { return w1_.rows(); }
+  int dim() const override { return w1_.width(); }
+  void lookup(const int64_t* ids, int64_t n, float* out) override {
+    check_table_ids(ids, n, rows());
+    const int d = dim();
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < d; ++j)
+        out[i * d + j] = w1_.row(ids[i])[j] + (searching() ? w2_.row(ids[i])[j] : 0.0f);
+  }
+  void backward(const int64_t* ids, int64_t n, const float* g) override {
+    for (int64_t i = 0; i < n; ++i) {
+      w1_.accumulate(ids[i], g + i * dim());
+      if (searching()) w2_.accumulate(ids[i], g + i * dim());
+    }
+  }
+  void step() override {
+    w1_.step(opt_);
+    if (!searching()) return;
+    w2_.step(opt_);
+    if (++t_ < search_) return;
+    for (int64_t e = 0; e < w1_.rows() * dim(); ++e) w1_.data()[e] += w2_.data()[e];
+    w2_ = RowParams();
+  }
+  bool searching() const override { return t_ < search_; }
+  int64_t bytes() const override { return w1_.bytes() + w2_.bytes(); }
+  int64_t optimizer_bytes() const override { return 0; }
+  std::vector<std::pair<void*, size_t>> buffers() override {
+    if (searching()) ++*calls_;
+    std::vector<std::pair<void*, size_t>> b = {{w1_.data(), size_t(w1_.bytes())}};
+    if (searching()) b.emplace_back(w2_.data(), size_t(w2_.bytes()));
+    return b;
+  }
+
+ private:
+  int* calls_;
+  int64_t search_, t_ = 0;
+  RowParams w1_, w2_;
+  OptimizerConfig opt_;
+};
+
+TEST(CtrTrain, NoValidationOrCheckpointWhileTheTableSearches) {
+  const CtrDataset ds = planted(2000, 500, 3, 8);
+  CtrTrainConfig c = small_config("dlrm");
+  c.epochs = 1;
+  c.eval_every = 5;
+  int calls = 0;
+  c.table_factory = [&](const TableInit& init) {
+    return std::make_unique<SearchProbeTable>(init, 7, &calls);
+  };
+  auto rec = train_ctr(ds, c);
+  EXPECT_EQ(calls, 0) << "buffers() read while the table searched";
+  EXPECT_EQ(rec["search_end_step"].get<int64_t>(), 7);
+  EXPECT_EQ(rec["search_bytes"].get<int64_t>(), 8 * ds.rows() * 8);
+  EXPECT_EQ(rec["table_bytes"].get<int64_t>(), 4 * ds.rows() * 8);
+  EXPECT_EQ(rec["knob"], "final");
+  // 16 steps, every 5, the search ends after step 7 -> evaluations after 10, 15 and at the
+  // epoch's end (not after 5).
+  EXPECT_EQ(rec["steps"].get<int64_t>(), 16);
+  EXPECT_EQ(rec["evaluations"].get<int>(), 3);
+  EXPECT_GE(rec["best_step"].get<int64_t>(), 10);
+  EXPECT_GT(rec["test_auc"].get<double>(), 0.6);
+
+  // A table that never searches has null search fields.
+  c.table_factory = nullptr;
+  auto full = train_ctr(ds, c);
+  EXPECT_TRUE(full["search_bytes"].is_null());
+  EXPECT_TRUE(full["search_end_step"].is_null());
+  EXPECT_EQ(full["evaluations"].get<int>(), 4);
+
+  // A search longer than the run leaves no final table: an error, not a supernet record.
+  c.table_factory = [&](const TableInit& init) {
+    return std::make_unique<SearchProbeTable>(init, 100, &calls);
+  };
+  try {
+    train_ctr(ds, c);
+    ADD_FAILURE() << "a search that never ended was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not end"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CtrTrain, SearchedTablesEndHalfwayAndMeetTheirBudget) {
+  // AutoDim and OptEmbed through the registry: 16 steps, so the search (schedule_steps =
+  // half the run) ends after step 8; the record's bytes are the final table's, within the
+  // budget, and the supernet's peak is larger.
+  const CtrDataset ds = planted(2000, 500, 3, 8);
+  for (const std::string spec : {"AutoDim@0.5", "OptEmbed@0.3"}) {
+    CtrTrainConfig c = small_config("dlrm");
+    c.epochs = 1;
+    c.eval_every = 5;
+    c.method = spec;
+    auto rec = train_ctr(ds, c);
+    EXPECT_EQ(rec["search_end_step"].get<int64_t>(), 8) << spec;
+    EXPECT_GT(rec["search_bytes"].get<int64_t>(), rec["table_bytes"].get<int64_t>()) << spec;
+    EXPECT_LE(rec["budget_actual"].get<double>(), rec["budget_requested"].get<double>()) << spec;
+    EXPECT_EQ(rec["evaluations"].get<int>(), 3) << spec;  // after steps 10, 15, the epoch end
+    EXPECT_GE(rec["best_step"].get<int64_t>(), 10) << spec;
+    EXPECT_EQ(rec["knob"].get<std::string>().find("search"), std::string::npos) << spec;
+  }
 }
 
 TEST(CtrTrain, BadInputsAreRejected) {
