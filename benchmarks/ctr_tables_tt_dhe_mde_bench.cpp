@@ -3,6 +3,7 @@
 // (Kaggle cardinalities / 10: 3.37M rows, D = 16), ids Zipf-like per field.
 //
 //   build/ctr_tables_tt_dhe_mde_bench [--benchmark_repetitions=3] [--benchmark_format=json]
+//   build/ctr_tables_tt_dhe_mde_bench --knobs   # the knob table of docs/ctr_tables.md, untimed
 //
 // Counters: "samples/s" (kIsRate on wall time), "budget" = bytes / (4 N D).
 #include <benchmark/benchmark.h>
@@ -16,6 +17,7 @@
 
 #include "build_info.h"
 #include "compressors/emb_table.h"
+#include "toolkit/error.h"
 
 using namespace embcomp::ctr;
 
@@ -72,9 +74,28 @@ void BM_TableStep(benchmark::State& state, const std::string& spec) {
   state.SetLabel(spec + " " + table->knob());
 }
 
+/// `--knobs`: every budget form of docs/ctr_tables.md's knob table solved and built on
+/// the layout, as a markdown table: the knob and bytes / (4 N D), or the solver's message.
+int print_knobs() {
+  const TableInit init = layout();
+  std::printf("| spec | knob chosen | bytes / (4ND) |\n|---|---|---|\n");
+  for (const char* spec : {"TT@0.5", "TT@0.1", "TT@0.01", "TT@0.001", "DHElite@0.5", "DHElite@0.1",
+                           "DHElite@0.01", "DHElite@0.001", "MDE@0.5", "MDE@0.1", "MDE@0.01"}) {
+    try {
+      auto table = make_embedding_table(spec, init);
+      std::printf("| %s | %s | %.6f |\n", spec, table->knob().c_str(),
+                  double(table->bytes()) / (4.0 * double(init.rows) * init.dim));
+    } catch (const embcomp::Error& e) {
+      std::printf("| %s | %s | - |\n", spec, e.message().c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--knobs") return print_knobs();
   for (const char* spec :
        {"Full", "TT@0.1", "TT@0.01", "DHElite@0.01", "DHElite@0.001", "MDE@0.5", "MDE@0.1"})
     benchmark::RegisterBenchmark(spec, BM_TableStep, std::string(spec))

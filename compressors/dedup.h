@@ -61,7 +61,8 @@
 // Default block width. Narrow blocks win: a uint16 map index over C values is a 16-bit
 // code for C dimensions and the unique blocks its codebook (on GloVe-100 at 0.5, recall@10
 // 0.99 with 1x2 blocks vs 0.36 with 1x25; on 200k x 768 low-rank data at 0.1, relative MSE
-// 0.53 with 1x10 vs 0.77 with 1x32). So the default C is the smallest width in [2, 64]
+// 0.53 with 1x10 vs 0.77 with 1x32; the GloVe numbers are on all its queries, the sweep's
+// test split included: audit L9, docs/methods.md). So the default C is the smallest width in [2, 64]
 // with at most 2% padding such that P <= 2^24 (the working memory, about 43 bytes per
 // block, stays under 1 GiB) and the map takes at most 7/8 of the budget; else whole rows.
 // With uint16 indices capped at 65536 unique blocks this can leave the table well under

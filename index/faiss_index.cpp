@@ -115,27 +115,37 @@ std::string faiss_factory_string(const std::string& method, const std::string& s
 }
 
 namespace {
-/// quiet_kmeans (compressors/pq.h) on every k-means index->train() runs: IVF coarse
-/// quantizers, PQ and RQ codebooks (behind IVF, HNSW and transforms), and OPQ rotations'
-/// inner PQ (an OpqQuietTraining kept in opq until index->train() returns).
-void quiet_training(faiss::Index* index, std::vector<std::unique_ptr<OpqQuietTraining>>& opq) {
+/// An RQ inside a FAISS index: quiet k-means, and no codebook cross products or centroid
+/// norms ((sum 2^nbits)^2 + sum 2^nbits floats, 4 MB for RQ4x8). As in compressors/rq.cpp,
+/// they serve only the LUT beam search (use_beam_LUT, off) and the norm search types
+/// (index_factory's default is ST_decompress); the flag is saved in the file, so read_index
+/// does not compute them either, and predicted_index_bytes counts what stays resident.
+void prepare_rq(faiss::ResidualQuantizer& rq) {
+  quiet_kmeans(rq.cp);
+  rq.train_type |= faiss::ResidualQuantizer::Skip_codebook_tables;
+}
+
+/// Before index->train(): quiet_kmeans (compressors/pq.h) on every k-means it runs (IVF
+/// coarse quantizers, PQ and RQ codebooks behind IVF, HNSW and transforms, OPQ rotations'
+/// inner PQ through an OpqQuietTraining kept in opq until train returns), and prepare_rq.
+void prepare_training(faiss::Index* index, std::vector<std::unique_ptr<OpqQuietTraining>>& opq) {
   if (auto* pt = dynamic_cast<faiss::IndexPreTransform*>(index)) {
     for (faiss::VectorTransform* vt : pt->chain)
       if (auto* o = dynamic_cast<faiss::OPQMatrix*>(vt); o && !o->pq)
         opq.push_back(std::make_unique<OpqQuietTraining>(*o));
-    quiet_training(pt->index, opq);
+    prepare_training(pt->index, opq);
   } else if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
     quiet_kmeans(ivf->cp);
-    quiet_training(ivf->quantizer, opq);
+    prepare_training(ivf->quantizer, opq);
     if (auto* p = dynamic_cast<faiss::IndexIVFPQ*>(index)) quiet_kmeans(p->pq.cp);
     if (auto* a = dynamic_cast<faiss::IndexIVFAdditiveQuantizer*>(index))
-      if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) quiet_kmeans(rq->cp);
+      if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) prepare_rq(*rq);
   } else if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index)) {
-    quiet_training(h->storage, opq);
+    prepare_training(h->storage, opq);
   } else if (auto* p = dynamic_cast<faiss::IndexPQ*>(index)) {
     quiet_kmeans(p->pq.cp);
   } else if (auto* a = dynamic_cast<faiss::IndexAdditiveQuantizer*>(index)) {
-    if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) quiet_kmeans(rq->cp);
+    if (auto* rq = dynamic_cast<faiss::ResidualQuantizer*>(a->aq)) prepare_rq(*rq);
   }
 }
 }  // namespace
@@ -166,7 +176,7 @@ BuiltIndex build_faiss_index(MatrixView<float> base, Metric metric, const std::s
   auto t0 = std::chrono::steady_clock::now();
   try {
     std::vector<std::unique_ptr<OpqQuietTraining>> opq;
-    quiet_training(b.index.get(), opq);
+    prepare_training(b.index.get(), opq);
     b.index->train(faiss::Index::idx_t(base.n), base.data);
   } catch (const faiss::FaissException& e) {
     EC_THROW(kBadInput, factory << ": training failed: " << e.msg);

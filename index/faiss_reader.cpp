@@ -16,7 +16,9 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <vector>
 
+#include "toolkit/blas.h"
 #include "toolkit/error.h"
 
 namespace embcomp {
@@ -276,6 +278,17 @@ std::unique_ptr<faiss::Index> read_faiss_index_file(const std::string& path) {
     // (PQ's SDC table), and a thread that cannot get its stack aborts the process.
 #pragma omp parallel
     { (void)0; }
+    // And OpenBLAS's buffer: its first sgemm maps a buffer of ~128 MB, and when that mmap
+    // fails under the cap, blas_memory_alloc retries forever. FAISS's RQ reader runs sgemm
+    // (compute_codebook_tables, for files without Skip_codebook_tables: every RQ index
+    // built before embcomp set that flag, and any foreign one): search hung at 100% CPU.
+    // A released buffer stays mapped in OpenBLAS's pool for the next call (BLAS runs
+    // single-threaded here, toolkit/threads.h).
+    {
+      constexpr size_t kWarm = 256;  // above OpenBLAS's small-matrix path
+      std::vector<float> a(kWarm * kWarm, 1.0f), c(kWarm * kWarm);
+      matmul(a.data(), a.data(), c.data(), kWarm, kWarm, kWarm);
+    }
     const uint64_t size = uint64_t(st.st_size);
     AddressSpaceCap cap(size > (uint64_t{1} << 50) ? RLIM_INFINITY
                                                    : (uint64_t{64} << 20) + 64 * size);

@@ -152,16 +152,24 @@ Sizes documented_sizes(const std::string& spec, size_t d) {
 }
 
 // ---- per-family quality bounds on the test data (d=64, rank-12 + noise) --------------
+// Set from the values measured on this data (audit L1: the old bounds, e.g. PCA error 0.8
+// where it is 0.002, tested almost nothing): errors at about 2x the largest measured over
+// the ladder (1.25x for Binary's 0.36), recall floors about 0.05 below the measured recall
+// of the largest member, for k-means and BLAS rounding on other CPUs. Measured (relative
+// error max over the ladder / recall of the largest): FP16 4.3e-8 / 1, BF16 2.7e-6 / 0.999,
+// SQ 0.0192 (SQ4) / 0.993, INT8 7.4e-5 / 0.992, Binary 0.364 / 0.351, Binary-median
+// 0.364 / 0.357, PQ 0.261 (PQ4x8) / 0.944, RQ 0.155 (RQ2x8) / 0.952, PCA 0.0018 (PCA16) /
+// 0.999, OPQ 0.059 (OPQ4) / 0.89.
 struct Bounds {
   double max_rel_error;  ///< for every ladder member
   double min_recall;     ///< 10-recall@10 of the largest ladder member
 };
 const std::map<std::string, Bounds>& family_bounds() {
   static const std::map<std::string, Bounds> b = {
-      {"Flat", {0.0, 1.0}},         {"FP16", {1e-6, 0.99}},  {"BF16", {1e-4, 0.95}},
-      {"SQ", {0.02, 0.85}},         {"INT8", {1e-3, 0.85}},  {"Binary", {0.6, 0.15}},
-      {"Binary-median", {0.6, 0.15}}, {"PQ", {0.5, 0.5}},     {"RQ", {0.5, 0.4}},
-      {"PCA", {0.8, 0.7}},          {"OPQ", {0.5, 0.3}},
+      {"Flat", {0.0, 1.0}},          {"FP16", {1e-7, 0.99}},    {"BF16", {6e-6, 0.98}},
+      {"SQ", {0.04, 0.96}},          {"INT8", {1.5e-4, 0.96}},  {"Binary", {0.45, 0.29}},
+      {"Binary-median", {0.45, 0.29}}, {"PQ", {0.5, 0.89}},     {"RQ", {0.3, 0.9}},
+      {"PCA", {0.004, 0.97}},        {"OPQ", {0.12, 0.83}},
   };
   return b;
 }

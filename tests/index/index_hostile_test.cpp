@@ -4,6 +4,8 @@
 // multi-GB allocation or silently wrong results. Own-index files are re-sealed (their
 // section checksums recomputed) after a patch, so that the content checks behind the
 // checksums are tested too.
+#include <faiss/IndexAdditiveQuantizer.h>
+#include <faiss/index_io.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -508,6 +510,28 @@ TEST_F(IndexHostile, InterruptedBuildLeavesNoMixedGeneration) {
         expect_exit2(r, "belongs to another build");
     }
   }
+}
+
+// A FAISS RQ index without Skip_codebook_tables (stock FAISS's default; embcomp's own builds
+// before it set the flag): read_index computes the codebook tables with sgemm under the
+// reader's address-space cap, where OpenBLAS's first buffer mmap failed and
+// blas_memory_alloc retried forever (search hung at 100% CPU). A fresh process, as the
+// first BLAS call matters; `timeout` turns a hang into a failure.
+TEST_F(IndexHostile, FaissRqIndexWithCodebookTablesLoads) {
+  faiss::IndexResidualQuantizer index(16, 2, 6);
+  index.rq.cp.min_points_per_centroid = 1;  // no FAISS warning in the test log
+  index.train(faiss::Index::idx_t(base_.n), base_.data());
+  index.add(faiss::Index::idx_t(base_.n), base_.data());
+  ASSERT_FALSE(index.rq.codebook_cross_products.empty()) << "the case under test";
+  const std::string path = dir_ + "/rq.idx";
+  faiss::write_index(&index, path.c_str());
+  const testing::CliRun r = testing::run_embcomp(
+      dir_,
+      "search --index " + path + " --queries " + dir_ + "/q.fvecs --k 5 --out " + dir_ + "/r.tsv",
+      "timeout 120");
+  EXPECT_EQ(r.code, 0) << r.err;
+  const std::string run = read_bytes(dir_ + "/r.tsv");
+  EXPECT_EQ(std::count(run.begin(), run.end(), '\n'), 5 * 5);  // 5 queries x k = 5
 }
 
 // #20: FAISS search parameters are integers in range.
