@@ -34,7 +34,9 @@ CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInf
   { cat "$build_dir/cmake.log" >&2; echo "run_fuzz: cmake configure failed" >&2; exit 1; }
 cmake --build "$build_dir" --target fuzz_all -j"$(nproc)"
 
-supp="$PWD/tests/lsan_suppressions.txt"
+# The suite's suppressions plus the fuzz-only module entries (tests/fuzz/lsan_suppressions.txt).
+supp="$(cd "$build_dir" && pwd)/lsan_suppressions.txt"
+cat tests/lsan_suppressions.txt tests/fuzz/lsan_suppressions.txt >"$supp"
 # Leaks are checked too (libFuzzer's -detect_leaks, default on); allocator_may_return_null
 # lets an oversized allocation fail as std::bad_alloc where libFuzzer's malloc limit allows it.
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
