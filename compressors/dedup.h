@@ -67,6 +67,12 @@
 // block, stays under 1 GiB) and the map takes at most 7/8 of the budget; else whole rows.
 // With uint16 indices capped at 65536 unique blocks this can leave the table well under
 // the budget (the record's budget_note says so).
+//
+// Not the study's parameters (audit M5): the study uses 10,000 x 100 blocks, L2LSH with a
+// fixed width r = 0.09, k = 1, L = 90, one test (sim 0.7, fp 0.01), keeps one member and
+// stops when no candidate passes. The quantized hashes, the 16-band limit, the loosening
+// levels, the means and the budget target above cannot express that, so there is no
+// DedupStudy spec (docs/methods.md says why in full).
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
@@ -171,6 +172,13 @@ int64_t tt_plan_bytes(const std::vector<TtFieldLayout>& plan) {
   return bytes;
 }
 
+int64_t tt_plan_core_bytes(const std::vector<TtFieldLayout>& plan) {
+  int64_t bytes = 0;
+  for (const auto& L : plan)
+    if (!L.full) bytes += L.bytes() - L.cached * (4 * int64_t(L.dk[0]) * L.dk[1] * L.dk[2] + 4);
+  return bytes;
+}
+
 TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, double budget_bytes) {
   TtTableParams best;
   best.validate();
@@ -294,7 +302,9 @@ int64_t TtTable::cache_slot(int f, int64_t v) const {
 }
 
 std::string TtTable::knob() const {
-  return knob_string(p_.R, p_.upgraded, p_.full_fields, p_.cached);
+  char share[32];
+  std::snprintf(share, sizeof share, "%.4f", double(tt_plan_core_bytes(plan_)) / double(bytes()));
+  return knob_string(p_.R, p_.upgraded, p_.full_fields, p_.cached) + ",cores=" + share;
 }
 
 int TtTable::field_of(int64_t id) const {

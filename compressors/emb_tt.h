@@ -40,6 +40,12 @@
 // rule); when none does, the same rule among all that fit, with a note; none fits:
 // kBadInput "unreachable".
 // "TT" alone is rank R_default on every field where TT is smaller than Full.
+// Why R_max = 64 (audit M2): the cap is a compute limit, not a budget one. A lookup costs
+// d1 d2 R^2 + d1 d2 d3 R multiply-adds (4R^2 + 16R at D = 16: 17k at R = 64 against 16
+// loads for a Full row), and backward about three times that; the study searches R in
+// [0, 1000]. Within the cap a large budget (Criteo/10 at 0.5 or 0.1) is filled by Full
+// fields and cached rows, so the knob reports cores=P, the share of bytes() held in TT
+// cores, and a TT@B result with a small P mostly measures a Full table.
 //
 // Init (TT-Rec's sampled Gaussian): every core element ~ N(0, sigma^2) with
 // R_f^2 sigma^6 = 0.05^2 / 3, so a looked-up element has the variance of a Full table's
@@ -81,6 +87,9 @@ struct TtFieldLayout {
 std::vector<TtFieldLayout> tt_plan(const TableInit& init, const TtTableParams& p);
 /// Sum of bytes() over the layouts.
 int64_t tt_plan_bytes(const std::vector<TtFieldLayout>& plan);
+/// Bytes of the plan held in TT cores: 4 (n1 d1 R_f + n2 d2 R_f^2 + n3 d3 R_f) summed over
+/// the TT fields (no Full field, no cached row or its id).
+int64_t tt_plan_core_bytes(const std::vector<TtFieldLayout>& plan);
 /// Solves R, upgraded, full_fields for budget_bytes (see the header comment); kBadInput
 /// naming spec when even rank 1 does not fit.
 TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, double budget_bytes);
@@ -92,6 +101,7 @@ class TtTable final : public EmbeddingTable {
   TtTable(const TableInit& init, const TtTableParams& p, std::string spec,
           std::string budget_note = "");
   std::string spec() const override { return spec_; }
+  /// "R=..,up=..,full=..,cached=..,cores=P", P = tt_plan_core_bytes / bytes() (4 decimals).
   std::string knob() const override;
   int64_t rows() const override { return rows_; }
   int dim() const override { return dim_; }

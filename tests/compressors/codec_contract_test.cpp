@@ -289,7 +289,11 @@ TEST_P(FamilyTest, MonotonicAlongLadder) {
     size_t bytes = t.codec->code_size();
     EXPECT_GT(bytes, prev_bytes) << spec << ": the ladder must grow";
     EXPECT_LT(t.err, prev_err) << spec;
-    EXPECT_GE(t.recall, prev_recall - 0.02) << spec;
+    // Slack from the measured steps (audit L1; AMD EPYC with AVX-512, OpenBLAS Cooperlake):
+    // every step raised recall, the least PCA32 -> PCA48 (0.997 -> 0.999, recall saturated);
+    // the others by 0.031 (SQ6 -> SQ8) to 0.34. Recall is over 100 queries x 10, so 0.005 is
+    // five neighbours: room for rounding on other CPUs, not for a member that is worse.
+    EXPECT_GE(t.recall, prev_recall - 0.005) << spec;
     prev_err = t.err;
     prev_recall = t.recall;
     prev_bytes = bytes;

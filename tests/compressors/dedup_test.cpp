@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <string>
 
 #include "test_data.h"
 #include "toolkit/error.h"
@@ -204,11 +205,14 @@ TEST(Dedup, MeetsHalfBudgetOnLowRankData) {
     EXPECT_EQ(t->total_bytes(),
               dedup_bytes(dd.block_positions(), dd.block_cols(), dd.unique_blocks()))
         << spec;
-    // The reported error is the decoded table's, and merging half the blocks costs far
-    // less than dropping them.
+    // The reported error is the decoded table's, and it stays near the measured one (audit
+    // L1): mse / mean square 4.4e-5 for Dedup@0.5 (1x2) and 0.147 for Dedup1x32@0.5, on AMD
+    // EPYC with AVX-512 (Dedup uses no BLAS; its merges are deterministic in the seed); the
+    // bounds are about 2x those.
     const double m = mse_of(*t, x);
     EXPECT_NEAR(dd.reconstruction_mse(), m, 1e-9 * m) << spec;
-    EXPECT_LT(m, 0.5 * ms) << spec << ": mse " << m << " vs mean square " << ms;
+    const double bound = std::string(spec) == "Dedup@0.5" ? 1e-4 : 0.3;
+    EXPECT_LT(m, bound * ms) << spec << ": mse " << m << " vs mean square " << ms;
   }
   EXPECT_EQ(as_dedup(make_table("Dedup@0.5", 4000, 64)).block_cols(), 2u);
 }

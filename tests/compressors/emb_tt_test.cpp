@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "compressors/emb_table.h"
 #include "compressors/emb_table_testing.h"
@@ -72,7 +73,34 @@ TEST(EmbTT, LayoutAndBytesFollowTheFormula) {
   }
   EXPECT_EQ(t.bytes(), 4 * expect);
   testing::expect_buffers_sum_to_bytes(t);
-  EXPECT_EQ(t.knob(), "R=3,up=0,full=0,cached=0");
+  // Field 0 (24 floats) is Full, so the cores hold (expect - 24) / expect of the bytes.
+  EXPECT_EQ(tt_plan_core_bytes(L), 4 * (expect - 24));
+  char share[32];
+  std::snprintf(share, sizeof share, "%.4f", double(expect - 24) / double(expect));
+  EXPECT_EQ(t.knob(), std::string("R=3,up=0,full=0,cached=0,cores=") + share);
+}
+
+// Audit M2: with R <= R_max = 64, a large budget is spent on Full fields and cached rows;
+// the knob's cores=P shows how little of TT@0.5 is tensor train on Criteo/10, and the
+// share grows as the budget shrinks (at 0.01 and below every field is TT).
+TEST(EmbTT, CoreShareOfTheSolvedBudgetsIsReported) {
+  const TableInit init = criteo_like_init(10, 16);
+  double previous = -1;
+  for (double B : {0.5, 0.1, 0.01}) {
+    const auto plan = tt_plan(init, tt_solve_budget("TT@x", init, B * 4.0 * init.rows * init.dim));
+    const int64_t total = tt_plan_bytes(plan), cores = tt_plan_core_bytes(plan);
+    int64_t full = 0, cache = 0;
+    for (const auto& L : plan) {
+      if (L.full) full += L.bytes();
+      cache += L.cached * (4 * 16 + 4);
+    }
+    EXPECT_EQ(cores + full + cache, total) << B;
+    const double share = double(cores) / double(total);
+    EXPECT_GT(share, previous) << B;
+    previous = share;
+    if (B == 0.5) EXPECT_LT(share, 0.5);
+    if (B == 0.01) EXPECT_GT(share, 0.99);
+  }
 }
 
 TEST(EmbTT, LookupBackwardSgdStepMatchesTheExplicitSums) {
