@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "toolkit/blas.h"
@@ -130,10 +131,22 @@ void check_hnsw(const faiss::IndexHNSW& index, const std::string& path) {
   if (h.efSearch < 1) corrupt("efSearch=" + std::to_string(h.efSearch));
 }
 
+/// The stored value of an enum field read from a file, as an integer: loading an out-of-range
+/// value through the enum type is undefined behaviour (UBSan, fuzz_faiss_index: qtype
+/// 33554433), so fields are checked through this before the enum is read.
+template <class E>
+int64_t raw_enum(const E& e) {
+  static_assert(std::is_enum_v<E>);
+  std::underlying_type_t<E> v;
+  std::memcpy(&v, &e, sizeof v);
+  return int64_t(v);
+}
+
 void check_sq(const faiss::ScalarQuantizer& sq, size_t d, const std::string& path) {
   using Q = faiss::ScalarQuantizer;
   size_t want = 0;
-  switch (sq.qtype) {
+  const int64_t qtype = raw_enum(sq.qtype);
+  switch (qtype) {
     case Q::QT_8bit:
     case Q::QT_4bit:
     case Q::QT_6bit:
@@ -148,7 +161,7 @@ void check_sq(const faiss::ScalarQuantizer& sq, size_t d, const std::string& pat
       want = 0;
       break;
     default:
-      EC_THROW(kBadInput, path << ": corrupt scalar quantizer type " << int(sq.qtype));
+      EC_THROW(kBadInput, path << ": corrupt scalar quantizer type " << qtype);
   }
   const Q fresh(d, sq.qtype);
   EC_CHECK(sq.d == d && sq.trained.size() == want && sq.code_size == fresh.code_size, kBadInput,
@@ -169,6 +182,10 @@ void check_pq(const faiss::ProductQuantizer& pq, size_t d, const std::string& pa
 void check_index(const faiss::Index* index, const std::string& path) {
   EC_CHECK(index->d >= 1 && index->ntotal >= 0, kBadInput,
            path << ": corrupt header (d=" << index->d << ", ntotal=" << index->ntotal << ")");
+  const int64_t metric = raw_enum(index->metric_type);
+  EC_CHECK(metric == faiss::METRIC_L2 || metric == faiss::METRIC_INNER_PRODUCT, kBadInput,
+           path << ": corrupt header (metric type " << metric
+                << "; embcomp builds L2 and inner-product indexes)");
   if (auto* pt = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
     EC_CHECK(pt->index, kBadInput, path << ": corrupt pre-transform index");
     int d = pt->d;

@@ -5,6 +5,7 @@
 // section checksums recomputed) after a patch, so that the content checks behind the
 // checksums are tested too.
 #include <faiss/IndexAdditiveQuantizer.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/index_io.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -532,6 +533,26 @@ TEST_F(IndexHostile, FaissRqIndexWithCodebookTablesLoads) {
   EXPECT_EQ(r.code, 0) << r.err;
   const std::string run = read_bytes(dir_ + "/r.tsv");
   EXPECT_EQ(std::count(run.begin(), run.end(), '\n'), 5 * 5);  // 5 queries x k = 5
+}
+
+// Enum fields of a FAISS file (scalar quantizer type, metric type) outside their enumerators
+// are refused before anything reads them as the enum (fuzz_faiss_index under UBSan: "load of
+// value 33554433, which is not a valid value for type QuantizerType").
+TEST_F(IndexHostile, FaissEnumFieldsOutOfRangeAreRefused) {
+  for (const bool metric : {false, true}) {
+    faiss::IndexScalarQuantizer index(16, faiss::ScalarQuantizer::QT_8bit, faiss::METRIC_L2);
+    index.train(faiss::Index::idx_t(base_.n), base_.data());
+    index.add(faiss::Index::idx_t(base_.n), base_.data());
+    const int32_t bad = 33554433;
+    if (metric)
+      std::memcpy(&index.metric_type, &bad, sizeof bad);
+    else
+      std::memcpy(&index.sq.qtype, &bad, sizeof bad);
+    const std::string path = dir_ + "/enum.idx";
+    faiss::write_index(&index, path.c_str());
+    const std::string e = testing::bad_input_message([&] { load_index(path); });
+    EXPECT_NE(e.find(metric ? "metric type 33554433" : "33554433"), std::string::npos) << e;
+  }
 }
 
 // #20: FAISS search parameters are integers in range.
