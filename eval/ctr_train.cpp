@@ -42,7 +42,8 @@ struct Checkpoint {
     for (size_t i = 0; i < all.size(); ++i) {
       EC_CHECK(all[i].second == blobs[i].size(), kRuntime,
                "checkpoint buffer " << i << " changed size");
-      std::memcpy(all[i].first, blobs[i].data(), blobs[i].size());
+      // A table may hold an empty buffer (data() null): memcpy with a null pointer is UB.
+      if (!blobs[i].empty()) std::memcpy(all[i].first, blobs[i].data(), blobs[i].size());
     }
   }
   static std::vector<std::pair<void*, size_t>> buffers(CtrModel& m) {
