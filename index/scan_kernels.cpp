@@ -373,6 +373,17 @@ EC_TARGET_AVX2 void select_hamming_avx2(const int32_t* dist, size_t n, int64_t i
 
 /// Sums of each of a[0..15] in one vector: lane r = sum of a[r]. Four rounds of pairwise
 /// combining (45 instructions for 16 rows instead of 16 full horizontal reductions).
+/// Sum of the 16 int32 lanes modulo 2^32, as the vector adds wrap. GCC's
+/// _mm512_reduce_add_epi32 adds the lanes as int, which is undefined on overflow (UBSan in
+/// ScanIsaTest.LargeQueryValues: 1253337750 + 1253337750).
+EC_TARGET_AVX512 inline int32_t hsum_epi32_wrap_avx512(__m512i v) {
+  alignas(64) uint32_t lanes[16];
+  _mm512_store_si512(lanes, v);
+  uint32_t s = 0;
+  for (uint32_t x : lanes) s += x;
+  return int32_t(s);
+}
+
 EC_TARGET_AVX512 inline __m512i reduce16_epi32_avx512(const __m512i* a) {
   __m512i t[8], u[4], v[2];
 #pragma GCC unroll 8
@@ -444,7 +455,7 @@ EC_TARGET_AVX512 void dot_i16_avx512(const int16_t* wq, const uint8_t* codes, si
       __m256i b = _mm256_maskz_loadu_epi8(tmask, row + 32 * nc);
       acc = _mm512_dpwssd_epi32(acc, widen32_avx512<kSigned>(b), wtv);
     }
-    out[i] = _mm512_reduce_add_epi32(acc);
+    out[i] = hsum_epi32_wrap_avx512(acc);
   }
 }
 
