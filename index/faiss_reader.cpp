@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "index/faiss_format.h"
 #include "toolkit/blas.h"
 #include "toolkit/error.h"
 
@@ -287,6 +288,10 @@ std::unique_ptr<faiss::Index> read_faiss_index_file(const std::string& path) {
            path << ": no such index file (or not a regular file)");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   EC_CHECK(f, kBadInput, path << ": cannot open: " << std::strerror(errno));
+  // Every count and derived size first (faiss_format.h), then FAISS's own read.
+  screen_faiss_index(f.get(), uint64_t(st.st_size), path);
+  EC_CHECK(::fseeko(f.get(), 0, SEEK_SET) == 0, kBadInput,
+           path << ": cannot seek: " << std::strerror(errno));
   BoundedIOReader reader(f.get(), uint64_t(st.st_size), path);
   std::unique_ptr<faiss::Index> index;
   std::string failure;
@@ -327,6 +332,7 @@ std::unique_ptr<faiss::Index> read_faiss_index_file(const std::string& path) {
 std::unique_ptr<faiss::VectorTransform> read_faiss_transform_blob(const std::vector<uint8_t>& blob,
                                                                   const std::string& what,
                                                                   const std::string& spec) {
+  screen_faiss_transform(blob.data(), blob.size(), what, spec);
   BoundedIOReader reader(blob.data(), blob.size(), what);
   std::unique_ptr<faiss::VectorTransform> vt;
   const std::string failure =

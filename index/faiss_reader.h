@@ -1,5 +1,7 @@
 // Reading FAISS serializations from untrusted bytes with bounded memory (reliability
-// review #12, #9). FAISS's READVECTOR resizes a vector to the count stored in the file
+// review #12, #9). First, the walk of index/faiss_format.h checks every count, shape and
+// derived size of the types embcomp reads; only then does FAISS read the file, under two
+// more guards that remain as a second line. FAISS's READVECTOR resizes a vector to the count stored in the file
 // (anything below 2^40) before reading it, so a 2 KB file can claim 4 GB. Two guards:
 //  1. BoundedIOReader knows the bytes left. FAISS reads every vector count as one 8-byte
 //     item; when such an item is larger than the bytes left, no vector of that many

@@ -352,15 +352,15 @@ TEST_F(IndexHostile, FaissFileCountsCannotAllocateGigabytes) {
   b = good;
   put<uint64_t>(b, sizes + 8, uint64_t{1} << 26);
   write_bytes(dir_ + "/i2.idx", b);
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "the address-space cap is off under AddressSanitizer";
-#endif
   rusage before{}, after{};
   ::getrusage(RUSAGE_SELF, &before);
-  EXPECT_FALSE(
-      testing::bad_input_message([&] { read_faiss_index_file(dir_ + "/i2.idx"); }).empty());
+  EXPECT_NE(testing::bad_input_message([&] { read_faiss_index_file(dir_ + "/i2.idx"); })
+                .find("inverted lists claim more entries"),
+            std::string::npos);
   ::getrusage(RUSAGE_SELF, &after);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory counts in the RSS
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 512L * 1024) << "KB of peak RSS growth";
+#endif
   expect_exit2(search(dir_ + "/i2.idx"), "i2.idx");
 }
 
