@@ -590,8 +590,10 @@ CtrDataset finish(Raw raw, Kind kind, const std::string& path, const CtrLoadOpti
     const int32_t* c = raw.cat.data() + size_t(i) * nf;
     if (which[i] == 0) {
       if (t != i) {
-        std::memmove(raw.dense.data() + size_t(t) * nd, d, sizeof(float) * size_t(nd));
-        std::memmove(raw.cat.data() + size_t(t) * nf, c, sizeof(int32_t) * size_t(nf));
+        // A dataset without dense (or categorical) columns has null data(): memmove's
+        // arguments must not be null even for 0 bytes (UBSan, fuzz_ctr_text).
+        if (nd > 0) std::memmove(raw.dense.data() + size_t(t) * nd, d, sizeof(float) * size_t(nd));
+        if (nf > 0) std::memmove(raw.cat.data() + size_t(t) * nf, c, sizeof(int32_t) * size_t(nf));
         raw.label[size_t(t)] = raw.label[size_t(i)];
       }
       ++t;

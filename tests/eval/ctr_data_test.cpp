@@ -292,6 +292,28 @@ TEST(CtrCli, AvazuOneDayWarningIsNotASecondLineOnAnError) {
   EXPECT_NE(ok.err.find("spans one day"), std::string::npos) << ok.err;
 }
 
+// Last-day rows before training rows: the training rows are compacted in place, and Avazu
+// has no dense columns, so that compaction moved 0 dense bytes from a null pointer
+// (undefined behaviour; UBSan in fuzz_ctr_text).
+TEST(CtrData, AvazuValidationRowsFirstCompactTheTrainingRows) {
+  const std::string dir = test_dir();
+  std::ofstream f(dir + "/late.csv");
+  f << kAvazuHeader;
+  const char* hours[8] = {"14102200", "14102201", "14102100", "14102101",
+                          "14102202", "14102102", "14102103", "14102203"};
+  for (int i = 0; i < 8; ++i) f << avazu_row(i, i % 2, hours[i], i == 2 ? "1fbe01fe" : "85f751fd");
+  f.close();
+  const CtrDataset ds = load_ctr_dataset("avazu:" + dir + "/late.csv", no_cache(1));
+  ASSERT_EQ(ds.train.n, 4);
+  EXPECT_EQ(ds.val.n + ds.test.n, 4);
+  EXPECT_TRUE(ds.train.dense.empty());
+  // Training rows are file rows 2, 3, 5, 6 in order: labels 0, 1, 1, 0; row 2 alone has site
+  // 1fbe01fe.
+  EXPECT_EQ(ds.train.label, (std::vector<float>{0, 1, 1, 0}));
+  EXPECT_NE(ds.train.cat[3], ds.train.cat[22 + 3]);
+  EXPECT_EQ(ds.train.cat[22 + 3], ds.train.cat[3 * 22 + 3]);
+}
+
 TEST(CtrData, AvazuSingleDayFallsBackTo811AndSaysSo) {
   const std::string dir = test_dir();
   std::ofstream f(dir + "/one.csv");
