@@ -47,6 +47,7 @@ bool mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t& out) {
 struct IndexShape {
   uint32_t fourcc = 0;
   int64_t d = 0, ntotal = 0;
+  bool is_trained = false;
   uint64_t code_size = 0;
   uint64_t pq_M = 0, pq_ksub = 0;  ///< for IxPq: the SDC table HNSW computes at load
 };
@@ -129,7 +130,7 @@ class Walker {
   void header(IndexShape& s);
   uint64_t scalar_quantizer(int64_t d);
   void product_quantizer(int64_t d, IndexShape& s);
-  uint64_t residual_quantizer(int64_t d);
+  uint64_t residual_quantizer(const IndexShape& s);
   void codes(const IndexShape& s, const char* field);
   void ivf(IndexShape& s, int depth, uint64_t& nlist);
   void inverted_lists(const IndexShape& s, uint64_t nlist);
@@ -148,7 +149,7 @@ void Walker::header(IndexShape& s) {
     fail("header of " + fourcc_text(s.fourcc) + " has d=" + std::to_string(s.d) +
          ", ntotal=" + std::to_string(s.ntotal));
   skip(16, "header");
-  get_bool("is_trained");
+  s.is_trained = get_bool("is_trained");
   const int32_t metric = get<int32_t>("metric type");
   if (metric != 0 && metric != 1)
     fail("metric type " + std::to_string(metric) + " (embcomp reads L2 and inner-product indexes)");
@@ -206,9 +207,10 @@ void Walker::product_quantizer(int64_t d, IndexShape& s) {
   s.pq_ksub = ksub;
 }
 
-/// read_ResidualQuantizer (read_AdditiveQuantizer + train_type, max_beam_size); returns
-/// its code size.
-uint64_t Walker::residual_quantizer(int64_t d) {
+/// read_ResidualQuantizer (read_AdditiveQuantizer + train_type, max_beam_size) inside
+/// index s; returns its code size.
+uint64_t Walker::residual_quantizer(const IndexShape& s) {
+  const int64_t d = s.d;
   const uint64_t ad = get<uint64_t>("residual quantizer d");
   const uint64_t M = get<uint64_t>("residual quantizer M");
   if (ad != uint64_t(d) || M < 1)
@@ -224,7 +226,10 @@ uint64_t Walker::residual_quantizer(int64_t d) {
     total += uint64_t{1} << b;
     bits += b;
   }
-  get_bool("residual quantizer is_trained");
+  // An untrained quantizer in a trained index: its decode throws inside FAISS's OpenMP
+  // search loop, which terminates the process (fuzz_faiss_index).
+  if (!get_bool("residual quantizer is_trained") && s.is_trained)
+    fail("an untrained residual quantizer in a trained index");
   uint64_t values = 0;
   if (!mul_add(total, ad, 0, values) || count(4, "residual quantizer codebook values") != values)
     fail("residual quantizer codebooks are not d * sum(2^nbits) = " + std::to_string(values) +
@@ -388,7 +393,7 @@ IndexShape Walker::index(int depth) {
     }
   } else if (h == fourcc("IxRq")) {
     header(s);
-    s.code_size = residual_quantizer(s.d);
+    s.code_size = residual_quantizer(s);
     if (get<uint64_t>("RQ code_size") != s.code_size)
       fail("RQ code_size is not the quantizer's " + std::to_string(s.code_size));
     codes(s, "RQ codes");
@@ -419,7 +424,7 @@ IndexShape Walker::index(int depth) {
     uint64_t nlist = 0;
     ivf(s, depth, nlist);
     const uint64_t cs = get<uint64_t>("IVF RQ code_size");
-    s.code_size = residual_quantizer(s.d);
+    s.code_size = residual_quantizer(s);
     if (cs != s.code_size)
       fail("IVF RQ code_size " + std::to_string(cs) + " is not the quantizer's " +
            std::to_string(s.code_size));

@@ -141,6 +141,22 @@ TEST_F(FaissFormat, ResidualQuantizerCodebookTablesAreBounded) {
       << e;
 }
 
+// A trained RQ index whose quantizer says it is untrained: AdditiveQuantizer::decode throws
+// inside FAISS's OpenMP search loop, and an exception leaving an OpenMP region terminates
+// the process (fuzz_faiss_index, then `embcomp search` on such a file).
+TEST_F(FaissFormat, UntrainedQuantizerInATrainedIndexIsRefused) {
+  const std::string good = built("RQ2x6", "Flat");
+  ASSERT_EQ(good.substr(0, 4), "IxRq");
+  // header, d, M, nbits (count + M values), then the quantizer's is_trained byte
+  const size_t trained = kHeader + 8 + 8 + 8 + 2 * 8;
+  ASSERT_EQ(good[trained], 1);
+  std::string b = good;
+  b[trained] = 0;
+  EXPECT_NE(load_error(b).find("an untrained residual quantizer in a trained index"),
+            std::string::npos)
+      << load_error(b);
+}
+
 // Inverted-list sizes were bounded only by the address-space cap, which is off under
 // AddressSanitizer; the walk sums them against the bytes left.
 TEST_F(FaissFormat, InvertedListSizesMustFitTheFile) {
