@@ -47,8 +47,9 @@ void write_faiss_index(const faiss::Index& index, const std::string& tmp_path,
 /// committing the index first.
 void save_index(const BuiltIndex& built, const std::string& path);
 
-/// Reads an index written by save_index (or any FAISS index file, with metric from
-/// the sidecar when present, else from the file's metric_type) with bounded memory and a
+/// Reads an index written by save_index (or a FAISS index file of a type embcomp builds,
+/// written by FAISS itself, with metric from the sidecar when present, else from the file's
+/// metric_type) with bounded memory, after the walk of index/faiss_format.h, and a
 /// structural check (index/faiss_reader.h). The sidecar, when present, must carry the
 /// file's build id and agree on n, d and metric. Throws kBadInput with a clear message for a
 /// truncated, corrupt or foreign file.
