@@ -730,6 +730,39 @@ TEST(Io, Hdf5OptionalDatasetsMayBeAbsent) {
   EXPECT_CONTAINS(error_of([&] { embcomp::read_ids(path); }), path + ": no dataset 'neighbors'");
 }
 
+// HDF5 1.10.8 loops forever on a global heap whose free-space object has size 0 (it
+// advances by each object's size) when it reads a variable-length string from that heap,
+// as the "distance" attribute is (vec_readers' fuzz campaign; `bench --data` hung).
+TEST(Io, Hdf5GlobalHeapThatDoesNotAdvanceIsRefused) {
+  const std::string path = test_dir() + "/heap.hdf5";
+  const FloatMatrix train = sample(20, 4, 1), test = sample(3, 4, 2);
+  embcomp::write_ann_hdf5(path, train.view(), test.view(), {}, {}, "euclidean");
+  EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "euclidean");
+  std::string b;
+  {
+    std::ifstream in(path, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t g = b.find("GCOL");
+  ASSERT_NE(g, std::string::npos);
+  // The collection: a 16-byte header, object 1 ("euclidean": a 16-byte object header and 16
+  // bytes of data), then the free-space object 0, whose size field is at +8.
+  uint16_t idx;
+  std::memcpy(&idx, b.data() + g + 16, 2);
+  ASSERT_EQ(idx, 1);
+  std::memcpy(&idx, b.data() + g + 48, 2);
+  ASSERT_EQ(idx, 0);
+  uint64_t free_size;
+  std::memcpy(&free_size, b.data() + g + 56, 8);
+  ASSERT_GE(free_size, 16u);
+  std::memset(b.data() + g + 56, 0, 8);
+  write_file(path, b);
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  "corrupt HDF5 global heap at byte " + std::to_string(g) +
+                      ": object 0 of size 0 at byte " + std::to_string(g + 48) +
+                      " does not advance");
+}
+
 TEST(Io, Hdf5WriteFloatsWritesTrainOnly) {
   const std::string path = test_dir() + "/x.hdf5";
   const FloatMatrix x = sample(30, 8);
