@@ -714,7 +714,10 @@ uint64_t confirm_hdf5(const std::string& path) {
   EC_THROW(kBadInput, path << ": not an HDF5 file (no HDF5 signature)");
 }
 
+void check_hdf5_heaps(const InFile& f);
+
 H5Id h5_open(const std::string& path) {
+  check_hdf5_heaps(InFile(path));
   return h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, path,
                   "cannot open as HDF5");
 }
@@ -799,51 +802,80 @@ std::string checked_distance(const std::string& path, std::string value) {
   return value;
 }
 
-/// Walks every global heap collection ("GCOL", HDF5 file format spec, "Global Heap") in the
-/// file the way HDF5 1.10.8's H5HG__cache_heap_deserialize does, before a variable-length
-/// string is read from one. That loop advances by each object's size; a free-space object
-/// (index 0) of size 0, or a size that wraps around, makes it loop forever (vec_readers'
-/// fuzz campaign: `bench --data` hung at 100% CPU). Every collection must hold objects
-/// that advance and end inside it. A "GCOL" inside other data can only make a file that
-/// has such bytes refused here, never accepted wrongly.
-void check_global_heaps(const std::string& path) {
-  const InFile f(path);
-  constexpr uint64_t kHeader = 16;  // "GCOL", version, 3 reserved, collection size (8 bytes)
-  constexpr uint64_t kObject = 16;  // index (2), references (2), reserved (4), size (8)
+/// Two HDF5 1.10.8 bugs on corrupt heaps, found by vec_readers' fuzz campaign, are
+/// refused before HDF5 reads the file (h5_open), by a scan for the heaps' signatures (HDF5
+/// file format spec, "Local Heap" and "Global Heap"):
+///  - Local heaps ("HEAP") hold the link names of old-style groups, which HDF5 copies with
+///    strdup: a name without its NUL runs past HDF5's buffer (heap-buffer-overflow in
+///    H5G__ent_to_link, reached from H5Literate). HDF5 writes names NUL-terminated and pads
+///    them, so a data segment's last byte is 0; requiring that bounds every name in it.
+///  - Global heap collections ("GCOL") hold variable-length strings such as the
+///    "distance" attribute. H5HG__cache_heap_deserialize advances by each object's size: a
+///    free-space object (index 0) of size 0, or a size that wraps around, loops forever
+///    (`bench --data` hung at 100% CPU). Every collection must hold objects that advance
+///    and end inside it.
+/// Bytes that only look like a heap (the signature and the fixed fields inside other
+/// data) can make a file refused, never accepted wrongly; the scan reads the file once.
+void check_hdf5_heaps(const InFile& f) {
+  const std::string& path = f.path();
+  constexpr uint64_t kGcolHeader = 16;  // "GCOL", version, 3 reserved, collection size
+  constexpr uint64_t kObject = 16;      // index (2), references (2), reserved (4), size (8)
+  constexpr uint64_t kHeapHeader = 32;  // "HEAP", version, 3 reserved, size, free, address
+  auto check_gcol = [&](uint64_t g) {
+    unsigned char h[kGcolHeader];
+    f.read_at(g, h, sizeof h);
+    uint64_t size;
+    std::memcpy(&size, h + 8, 8);
+    if (h[4] != 1 || size < 4096 || size > f.size() - g) return;  // HDF5 refuses these
+    const uint64_t end = g + size;
+    for (uint64_t q = g + kGcolHeader; q + kObject <= end;) {
+      unsigned char o[kObject];
+      f.read_at(q, o, sizeof o);
+      uint16_t idx;
+      uint64_t osize;
+      std::memcpy(&idx, o, 2);
+      std::memcpy(&osize, o + 8, 8);
+      const uint64_t room = end - q;
+      const uint64_t need =
+          idx > 0 ? (osize > room ? room + 1 : kObject + (osize + 7) / 8 * 8) : osize;
+      EC_CHECK(need >= kObject && need <= room, kBadInput,
+               path << ": corrupt HDF5 global heap at byte " << g << ": object " << idx
+                    << " of size " << osize << " at byte " << q
+                    << (need < kObject ? " does not advance" : " runs past the collection"));
+      q += need;
+    }
+  };
+  auto check_heap = [&](uint64_t h0) {
+    unsigned char h[kHeapHeader];
+    f.read_at(h0, h, sizeof h);
+    uint64_t size, addr;
+    std::memcpy(&size, h + 8, 8);
+    std::memcpy(&addr, h + 24, 8);
+    if (h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 || size == 0 || addr >= f.size() ||
+        size > f.size() - addr)
+      return;  // not a local heap HDF5 can load
+    char last;
+    f.read_at(addr + size - 1, &last, 1);
+    EC_CHECK(last == 0, kBadInput,
+             path << ": corrupt HDF5 local heap at byte " << h0
+                  << ": its names are not NUL-terminated (data segment of " << size
+                  << " bytes at byte " << addr << ")");
+  };
   std::vector<char> buf;
   const uint64_t chunk = uint64_t{1} << 20;
   for (uint64_t at = 0; at < f.size(); at += chunk) {
     const uint64_t len = std::min<uint64_t>(chunk + 3, f.size() - at);
     buf.resize(size_t(len));
     f.read_at(at, buf.data(), size_t(len));
-    for (const char* p = buf.data(); (p = static_cast<const char*>(
-                                          memmem(p, size_t(buf.data() + len - p), "GCOL", 4)));
-         ++p) {
-      const uint64_t g = at + uint64_t(p - buf.data());
-      if (g + kHeader > f.size()) continue;
-      unsigned char h[kHeader];
-      f.read_at(g, h, sizeof h);
-      uint64_t size;
-      std::memcpy(&size, h + 8, 8);
-      if (h[4] != 1 || size < 4096 || size > f.size() - g) continue;  // HDF5 refuses these
-      const uint64_t end = g + size;
-      for (uint64_t q = g + kHeader; q + kObject <= end;) {
-        unsigned char o[kObject];
-        f.read_at(q, o, sizeof o);
-        uint16_t idx;
-        uint64_t osize;
-        std::memcpy(&idx, o, 2);
-        std::memcpy(&osize, o + 8, 8);
-        const uint64_t room = end - q;
-        const uint64_t need =
-            idx > 0 ? (osize > room ? room + 1 : kObject + (osize + 7) / 8 * 8) : osize;
-        EC_CHECK(need >= kObject && need <= room, kBadInput,
-                 path << ": corrupt HDF5 global heap at byte " << g << ": object " << idx
-                      << " of size " << osize << " at byte " << q
-                      << (need < kObject ? " does not advance" : " runs past the collection"));
-        q += need;
-      }
-    }
+    const char* end = buf.data() + len;
+    for (const char* p = buf.data();
+         (p = static_cast<const char*>(memmem(p, size_t(end - p), "GCOL", 4))); ++p)
+      if (at + uint64_t(p - buf.data()) + kGcolHeader <= f.size())
+        check_gcol(at + uint64_t(p - buf.data()));
+    for (const char* p = buf.data();
+         (p = static_cast<const char*>(memmem(p, size_t(end - p), "HEAP", 4))); ++p)
+      if (at + uint64_t(p - buf.data()) + kHeapHeader <= f.size())
+        check_heap(at + uint64_t(p - buf.data()));
   }
 }
 
@@ -864,7 +896,6 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
   EC_CHECK(H5Sget_simple_extent_npoints(space.get()) == 1, kBadInput,
            path << ": " << what << " is not a single string");
   if (H5Tis_variable_str(type.get()) > 0) {
-    check_global_heaps(path);
     H5Id mem = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot read " + what);
     EC_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
                  H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,

@@ -763,6 +763,32 @@ TEST(Io, Hdf5GlobalHeapThatDoesNotAdvanceIsRefused) {
                       " does not advance");
 }
 
+// A local heap (old-style group link names) whose data segment does not end in a NUL: HDF5
+// 1.10.8 strdup()s a name past its buffer while listing the root group (heap-buffer-overflow
+// under ASan, vec_readers' fuzz campaign).
+TEST(Io, Hdf5LocalHeapWithoutTerminatingNulIsRefused) {
+  const std::string path = test_dir() + "/names.hdf5";
+  const FloatMatrix train = sample(20, 4, 1), test = sample(3, 4, 2);
+  embcomp::write_ann_hdf5(path, train.view(), test.view(), {}, {}, "euclidean");
+  std::string b;
+  {
+    std::ifstream in(path, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t h = b.find("HEAP");
+  ASSERT_NE(h, std::string::npos);
+  uint64_t size, addr;
+  std::memcpy(&size, b.data() + h + 8, 8);
+  std::memcpy(&addr, b.data() + h + 24, 8);
+  ASSERT_LE(addr + size, b.size());
+  ASSERT_EQ(b[addr + size - 1], '\0');
+  b[addr + size - 1] = '?';
+  write_file(path, b);
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  "corrupt HDF5 local heap at byte " + std::to_string(h) +
+                      ": its names are not NUL-terminated");
+}
+
 TEST(Io, Hdf5WriteFloatsWritesTrainOnly) {
   const std::string path = test_dir() + "/x.hdf5";
   const FloatMatrix x = sample(30, 8);
