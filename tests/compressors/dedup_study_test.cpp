@@ -248,6 +248,16 @@ TEST(DedupStudy, GrammarAndSpecRoundTrip) {
   EXPECT_EQ(error_kind([] { make_table("DedupStudy", 0, 16); }), ErrorKind::kBadInput);
 }
 
+TEST(DedupStudy, DefaultSpecsBuildForLargeTables) {
+  // `embcomp bench` without --methods size-checks every default spec before any work: a
+  // default that a large table refuses (too many block positions) would stop it.
+  for (const auto* e : registered_methods()) {
+    if (e->name != "DedupStudy") continue;
+    for (const auto& s : e->defaults(768)) EXPECT_NO_THROW(make_table(s, 2000000, 768)) << s;
+  }
+  EXPECT_EQ(error_kind([] { make_table("DedupStudy100x4", 2000000, 768); }), ErrorKind::kBadInput);
+}
+
 TEST(DedupStudy, StudyBlocksMakeASmallTableLarger) {
   // 2000 x 16 is one zero-padded 10000 x 100 block: 4 * 10^6 floats' bytes plus a 2-byte
   // map, 31.25 times the float32 table; the knob says by how much.
