@@ -71,8 +71,9 @@
 // Not the study's parameters (audit M5): the study uses 10,000 x 100 blocks, L2LSH with a
 // fixed width r = 0.09, k = 1, L = 90, one test (sim 0.7, fp 0.01), keeps one member and
 // stops when no candidate passes. The quantized hashes, the 16-band limit, the loosening
-// levels, the means and the budget target above cannot express that, so there is no
-// DedupStudy spec (docs/methods.md says why in full).
+// levels, the means and the budget target above cannot express that; the study's method
+// is its own spec, DedupStudy / DedupStudy{R}x{C} (compressors/dedup_study.h), which
+// shares this layout and byte formula but has no budget form.
 #pragma once
 
 #include <cstdint>

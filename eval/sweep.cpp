@@ -57,6 +57,16 @@ const std::vector<std::string>& rerank_specs() {
   return specs;
 }
 
+// Table methods without a budget form (DedupStudy: the study's stop rule, not a budget,
+// sets the size), each by its plain name: for DedupStudy the study's 10,000 x 100 blocks.
+// Read from the registry, so that a new such method is not silently left out.
+std::vector<std::string> data_sized_specs() {
+  std::vector<std::string> out;
+  for (const auto* e : registered_methods())
+    if (e->kind == MethodKind::kTable && budget_heads(*e).empty()) out.push_back(e->name);
+  return out;
+}
+
 size_t codec_bytes(const std::string& spec, size_t n, size_t d) {
   auto c = make_codec(spec, d);
   return n * c->code_size() + c->model_bytes();
@@ -550,6 +560,7 @@ std::vector<std::string> sweep_families() {
   std::vector<std::string> out;
   for (const auto* e : registered_methods())
     for (const auto& h : budget_heads(*e)) out.push_back(h);
+  for (const auto& s : data_sized_specs()) out.push_back(s);
   for (const auto& s : fixed_specs()) out.push_back(s);
   out.push_back("Binary+rerank");
   return out;
@@ -568,6 +579,15 @@ std::vector<SweepCandidate> sweep_candidates(const std::string& budget, size_t n
       c.faiss_family = faiss_heads().count(h) > 0;
       out.push_back(c);
     }
+  }
+  // The data sets these methods' size: offered at every budget, built once (a spec
+  // without '@' is measured once and reused at the other budgets) and recommended only
+  // where the bytes they ended with fit (within_budget).
+  for (const auto& s : data_sized_specs()) {
+    SweepCandidate c;
+    c.family = s;
+    c.spec = s;
+    out.push_back(c);
   }
   for (const auto& s : fixed_specs()) {
     if (double(codec_bytes(s, n, d)) > bytes) continue;

@@ -5,6 +5,9 @@
 // Candidates per budget B (bytes <= B * 4 n d, total = RAM + re-ranking data):
 //   - every registered budget form "HEAD@B" (SQ, PQ, OPQ+PQ, RQ, PCA, PCA+SQ{4,6,8}, and
 //     the study's compressors SVD, GQ, Prune, TT, Dedup, MGPQ2, MagSVD2);
+//   - table methods without a budget form, by name (DedupStudy: the study's stop rule sets
+//     its size from the data): offered at every budget, built and measured once, and
+//     recommended only at the budgets its bytes fit (within_budget);
 //   - fixed-size codecs whose bytes fit (FP16, BF16, INT8, Binary, Binary-median);
 //   - Binary codes re-scored with the largest of FP16, SQ8, SQ6, SQ4 that fits beside them.
 // FAISS families (the baseline a FAISS-only heuristic would pick from): SQ, PQ, OPQ+PQ,

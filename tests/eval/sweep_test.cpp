@@ -18,6 +18,7 @@
 #include "build_paths.h"
 #include "test_data.h"
 #include "toolkit/io.h"
+#include "toolkit/registry.h"
 
 namespace embcomp {
 namespace {
@@ -85,6 +86,29 @@ TEST(SweepCandidates, EveryFamilyAndTheFittingFixedOnes) {
   }));
   EXPECT_THROW(sweep_candidates("0x", 1000, 64, 10), Error);
   EXPECT_THROW(sweep_candidates("1.5", 1000, 64, 10), Error);
+}
+
+TEST(SweepCandidates, DataSizedTableMethodsAreOfferedAtEveryBudget) {
+  // DedupStudy has no budget form (the study's stop rule sets its size): it is a candidate
+  // at every budget, by its name, and a known family.
+  for (const char* b : {"2x", "4x", "64x"}) {
+    const auto c = sweep_candidates(b, 1000, 64, 10);
+    EXPECT_EQ(std::count_if(c.begin(), c.end(),
+                            [](const SweepCandidate& x) {
+                              return x.family == "DedupStudy" && x.spec == "DedupStudy" &&
+                                     !x.faiss_family;
+                            }),
+              1)
+        << b;
+  }
+  const auto fams = sweep_families();
+  EXPECT_NE(std::find(fams.begin(), fams.end(), "DedupStudy"), fams.end());
+  // Every table method without a budget form is a spec by its name.
+  for (const auto* e : registered_methods()) {
+    if (e->kind == MethodKind::kTable && budget_heads(*e).empty()) {
+      EXPECT_EQ(make_table(e->name, 1000, 64)->spec(), e->name);
+    }
+  }
 }
 
 TEST(SweepSplit, DisjointCoveringAndSeeded) {
@@ -484,6 +508,28 @@ TEST_F(SweepCli, WithoutFaissFamiliesThereIsNoFaissOnlyPick) {
   EXPECT_FALSE(rec[0]["method"].is_null());
   EXPECT_FALSE(rec[0].contains("faiss_only"));
   EXPECT_NE(slurp(out + "/report.md").find("(none fits)"), std::string::npos);
+}
+
+TEST_F(SweepCli, DataSizedMethodIsMeasuredOnceAndNotRecommendedOverBudget) {
+  // DedupStudy on 2000 x 16: one zero-padded 10000 x 100 block, 31 times the float32 table:
+  // measured once (reused at the second budget), over both budgets, never recommended.
+  const std::string out = dir_ + "/sw";
+  CliResult r = run(dir_, "sweep " + data_ + " --budgets 4x,16x --families SQ,DedupStudy " +
+                              "--latency-queries 2 --no-plots --quiet --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  size_t dedup = 0, reused = 0;
+  for (const auto& x : read_jsonl(out + "/results.jsonl")) {
+    if (x["family"] != "DedupStudy") continue;
+    ++dedup;
+    EXPECT_EQ(x["status"], "ok") << x.dump();
+    EXPECT_FALSE(x["within_budget"].get<bool>()) << x.dump();
+    EXPECT_EQ(x["total_bytes"], 4000002) << x.dump();
+    reused += x.contains("reused_from_budget");
+  }
+  EXPECT_EQ(dedup, 2u);
+  EXPECT_EQ(reused, 1u);
+  for (const auto& o : json::parse(slurp(out + "/recommendation.json")))
+    EXPECT_NE(o["method"], "DedupStudy") << o.dump();
 }
 
 TEST(SweepCliQrels, ResumeMayChangeTheQualityMetric) {
