@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,14 @@ struct AnnHdf5 {
 };
 /// Reads an ann-benchmarks file; `train` and `test` are required, the rest optional.
 AnnHdf5 read_ann_hdf5(const std::string& path);
+
+/// Runs read, an HDF5 read of path (size bytes), in a forked child first (HDF5 1.10.8 has
+/// memory-safety bugs on crafted files): returns when the child succeeded; throws the
+/// child's embcomp::Error, or kBadInput "<path>: HDF5 crashed reading it (signal N)..." /
+/// "... did not finish reading it in T s ..." (limit_ms; <= 0: 10 s + 1 s per 50 MB).
+/// read_ann_hdf5 and the HDF5 path of read_floats/read_ids use it; exposed for tests.
+void hdf5_in_child(const std::string& path, uint64_t size, const std::function<void()>& read,
+                   int limit_ms = 0);
 
 /// Writers. Each writes through an AtomicFile (a fresh temporary in the target folder, renamed
 /// onto path when complete), so an interrupted write never leaves a file that looks valid.

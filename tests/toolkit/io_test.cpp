@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -787,6 +788,27 @@ TEST(Io, Hdf5LocalHeapWithoutTerminatingNulIsRefused) {
   EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
                   "corrupt HDF5 local heap at byte " + std::to_string(h) +
                       ": its names are not NUL-terminated");
+}
+
+// HDF5 reads run in a forked child first: its crash or hang is exit 2 for the file, its
+// embcomp::Error comes back unchanged, and the parent goes on only after a clean read.
+TEST(Io, Hdf5ChildCrashesHangsAndErrorsAreBadInput) {
+  const std::string path = test_dir() + "/x.hdf5";
+  EXPECT_CONTAINS(error_of([&] { embcomp::hdf5_in_child(path, 0, [] { ::raise(SIGSEGV); }); }),
+                  path + ": HDF5 crashed reading it (signal 11): the file is corrupt");
+  EXPECT_CONTAINS(
+      error_of([&] { embcomp::hdf5_in_child(path, 0, [] { ::sleep(30); }, 300); }),
+      path + ": HDF5 did not finish reading it in 0 s: the file is corrupt");
+  EXPECT_CONTAINS(error_of([&] {
+                    embcomp::hdf5_in_child(path, 0, [&] {
+                      throw embcomp::Error(ErrorKind::kBadInput, path + ": no dataset 'train'",
+                                           __FILE__, __LINE__);
+                    });
+                  }),
+                  path + ": no dataset 'train'");
+  int ran = 0;
+  embcomp::hdf5_in_child(path, 0, [&] { ran = 1; });
+  EXPECT_EQ(ran, 0) << "the read ran in the child, not here";
 }
 
 TEST(Io, Hdf5WriteFloatsWritesTrainOnly) {
