@@ -86,9 +86,9 @@ void vec_reader_seeds() {
   FloatMatrix dist(3, 4);
   write_ann_hdf5(file("a.hdf5"), x.view(), x.view(), ids.view(), dist.view(), "euclidean");
   const Bytes h5 = slurp(file("a.hdf5"));
-  put_seed("vec_readers", "hdf5-ann", {7}, h5);
-  put_seed("vec_readers", "hdf5-neighbors", {7 | 16}, h5);
-  put_seed("vec_readers", "hdf5-train", {7 | 32}, h5);
+  put_seed("hdf5_reader", "ann", {0}, h5);
+  put_seed("hdf5_reader", "neighbors", {16}, h5);
+  put_seed("hdf5_reader", "train", {32}, h5);
   // No writer for these: laid out by hand from the formats in toolkit/io.h.
   Bytes bvecs, ibin, u8bin, raw;
   append(ibin, uint32_t(3));
@@ -106,7 +106,7 @@ void vec_reader_seeds() {
   put_seed("vec_readers", "bvecs", {2}, bvecs);
   put_seed("vec_readers", "ibin", {4 | 16}, ibin);
   put_seed("vec_readers", "u8bin", {5}, u8bin);
-  put_seed("vec_readers", "raw-d4", {uint8_t(8 | (3 << 5))}, raw);
+  put_seed("vec_readers", "raw-d4", {uint8_t(7 | (3 << 5))}, raw);
 }
 
 /// One own index per registered method that has one (its first ladder spec, and its
