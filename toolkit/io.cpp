@@ -1025,6 +1025,7 @@ void write_hdf5(const std::string& path, MatrixView<float> train, const MatrixVi
 #endif
 #ifdef EMBCOMP_HAS_SANITIZER_API
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void));
+extern "C" void __sanitizer_set_report_path(const char* path);
 #endif
 
 /// Runs read (an HDF5 read of path, result discarded) in a forked child first. HDF5 1.10.8
@@ -1051,6 +1052,10 @@ void hdf5_in_child(const std::string& path, uint64_t size, const std::function<v
     ::close(fds[0]);
 #ifdef EMBCOMP_HAS_SANITIZER_API
     __sanitizer_set_death_callback(nullptr);  // a fuzzer's crash dump belongs to the parent
+    // A report from HDF5 in here goes to /tmp/embcomp-hdf5-child.<pid>, not to the fuzzer's
+    // log (which counts only the parent's) nor, with its stderr closed, to ".<pid>" files
+    // in the current folder.
+    __sanitizer_set_report_path("/tmp/embcomp-hdf5-child");
 #endif
     int code = 0;
     std::string msg;
