@@ -1,17 +1,16 @@
 #include "test_data.h"
-#include "build_paths.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 
+#include "build_paths.h"
 #include "toolkit/error.h"
 #include "toolkit/registry.h"
 
@@ -67,8 +66,8 @@ void normalize_rows(FloatMatrix& x) {
 
 std::string temp_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path p = fs::temp_directory_path() /
-               ("embcomp_test_" + name + "_" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("embcomp_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
@@ -99,6 +98,11 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream os(path, std::ios::binary | std::ios::trunc);
+  os.write(bytes.data(), std::streamsize(bytes.size()));
 }
 
 CliRun run_embcomp(const std::string& dir, const std::string& args, const std::string& prefix) {

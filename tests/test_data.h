@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -40,6 +41,23 @@ std::string bad_input_message(const std::function<void()>& f);
 
 /// The whole content of a file ("" when it cannot be read).
 std::string slurp(const std::string& path);
+
+/// Writes bytes to path (replacing it): for tests that patch files.
+void write_bytes(const std::string& path, const std::string& bytes);
+
+/// The T stored at byte off of b (memcpy: any alignment).
+template <class T>
+T pod_at(const std::string& b, size_t off) {
+  T v;
+  std::memcpy(&v, b.data() + off, sizeof(T));
+  return v;
+}
+
+/// Stores v at byte off of b.
+template <class T>
+void set_pod_at(std::string& b, size_t off, T v) {
+  std::memcpy(b.data() + off, &v, sizeof(T));
+}
 
 /// One run of the embcomp binary under test: exit code, stdout and stderr.
 struct CliRun {

@@ -25,30 +25,12 @@ namespace {
 
 std::string read_bytes(const std::string& path) { return testing::slurp(path); }
 
-void write_bytes(const std::string& path, const std::string& b) {
-  std::ofstream os(path, std::ios::binary | std::ios::trunc);
-  os.write(b.data(), std::streamsize(b.size()));
-}
-
-template <class T>
-T get(const std::string& b, size_t off) {
-  T v;
-  std::memcpy(&v, b.data() + off, sizeof(T));
-  return v;
-}
-
-template <class T>
-void put(std::string& b, size_t off, T v) {
-  std::memcpy(b.data() + off, &v, sizeof(T));
-}
-
 /// The index header (d, ntotal, 2 dummies, is_trained, metric) after a 4-byte fourcc.
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8 + 1 + 4;
 
 std::string screen_error(const std::string& b) {
-  return testing::bad_input_message([&] {
-    screen_faiss_index(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "x.idx");
-  });
+  return testing::bad_input_message(
+      [&] { screen_faiss_index(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "x.idx"); });
 }
 
 class FaissFormat : public ::testing::Test {
@@ -65,7 +47,7 @@ class FaissFormat : public ::testing::Test {
     return read_bytes(path);
   }
   std::string load_error(const std::string& b) {
-    write_bytes(dir_ + "/x.idx", b);
+    testing::write_bytes(dir_ + "/x.idx", b);
     return testing::bad_input_message([&] { read_faiss_index_file(dir_ + "/x.idx"); });
   }
   std::string dir_;
@@ -75,10 +57,10 @@ class FaissFormat : public ::testing::Test {
 // Every FAISS layout embcomp writes is walked to its last byte and then read by FAISS.
 TEST_F(FaissFormat, EveryIndexEmbcompBuildsPassesAndLoads) {
   const std::pair<const char*, const char*> cases[] = {
-      {"Flat", "Flat"},      {"SQ8", "Flat"},      {"SQ4", "Flat"},       {"SQ6", "Flat"},
-      {"FP16", "Flat"},      {"PQ4x8", "Flat"},    {"RQ2x6", "Flat"},     {"Flat", "IVF8"},
-      {"SQ8", "IVF8"},       {"PQ4x8", "IVF8"},    {"RQ2x6", "IVF8"},     {"SQ8", "HNSW8"},
-      {"Flat", "HNSW8"},     {"PQ4x8", "HNSW8"},   {"PCA4,SQ8", "Flat"},  {"OPQ4,PQ4x8", "Flat"},
+      {"Flat", "Flat"},      {"SQ8", "Flat"},      {"SQ4", "Flat"},      {"SQ6", "Flat"},
+      {"FP16", "Flat"},      {"PQ4x8", "Flat"},    {"RQ2x6", "Flat"},    {"Flat", "IVF8"},
+      {"SQ8", "IVF8"},       {"PQ4x8", "IVF8"},    {"RQ2x6", "IVF8"},    {"SQ8", "HNSW8"},
+      {"Flat", "HNSW8"},     {"PQ4x8", "HNSW8"},   {"PCA4,SQ8", "Flat"}, {"OPQ4,PQ4x8", "Flat"},
       {"SQ8", "IVF8_HNSW4"}, {"PCA4,SQ8", "IVF8"},
   };
   for (const auto& [method, structure] : cases) {
@@ -86,7 +68,7 @@ TEST_F(FaissFormat, EveryIndexEmbcompBuildsPassesAndLoads) {
     EXPECT_NO_THROW(
         screen_faiss_index(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "x.idx"))
         << method << " on " << structure;
-    write_bytes(dir_ + "/x.idx", b);
+    testing::write_bytes(dir_ + "/x.idx", b);
     EXPECT_NO_THROW(read_faiss_index_file(dir_ + "/x.idx")) << method << " on " << structure;
   }
 }
@@ -97,20 +79,21 @@ TEST_F(FaissFormat, ProductQuantizerShapesAreCheckedBeforeFaissAllocates) {
   const std::string good = built("PQ4x8", "Flat");
   ASSERT_EQ(good.substr(0, 4), "IxPq");
   const size_t pq = kHeader;  // d, M, nbits (u64 each)
-  ASSERT_EQ(get<uint64_t>(good, pq), 8u);
-  ASSERT_EQ(get<uint64_t>(good, pq + 8), 4u);
-  ASSERT_EQ(get<uint64_t>(good, pq + 16), 8u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, pq), 8u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, pq + 8), 4u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, pq + 16), 8u);
   std::string b = good;
-  put<uint64_t>(b, pq + 16, 40);
+  testing::set_pod_at<uint64_t>(b, pq + 16, 40);
   EXPECT_NE(load_error(b).find("nbits=40"), std::string::npos) << load_error(b);
   b = good;
-  put<uint64_t>(b, pq + 8, 0);
+  testing::set_pod_at<uint64_t>(b, pq + 8, 0);
   EXPECT_NE(load_error(b).find("M=0"), std::string::npos) << load_error(b);
   b = good;
-  put<uint64_t>(b, pq + 8, 3);  // 8 % 3 != 0
+  testing::set_pod_at<uint64_t>(b, pq + 8, 3);  // 8 % 3 != 0
   EXPECT_NE(load_error(b).find("M must divide d"), std::string::npos) << load_error(b);
   b = good;
-  put<uint64_t>(b, pq + 16, 12);  // 2^12 centroids per sub-quantizer: more than the file holds
+  testing::set_pod_at<uint64_t>(b, pq + 16,
+                                12);  // 2^12 centroids per sub-quantizer: more than the file holds
   EXPECT_NE(load_error(b).find("bytes of centroids"), std::string::npos) << load_error(b);
 }
 
@@ -165,11 +148,12 @@ TEST_F(FaissFormat, InvertedListSizesMustFitTheFile) {
   ASSERT_NE(ilar, std::string::npos);
   ASSERT_EQ(good.substr(ilar + 20, 4), "full");
   std::string b = good;
-  put<uint64_t>(b, ilar + 24 + 8, uint64_t{1} << 26);  // list 0 claims 2^26 entries
+  testing::set_pod_at<uint64_t>(b, ilar + 24 + 8, uint64_t{1} << 26);  // list 0 claims 2^26 entries
   EXPECT_NE(load_error(b).find("inverted lists claim more entries"), std::string::npos)
       << load_error(b);
   b = good;
-  put<uint64_t>(b, ilar + 24 + 8, get<uint64_t>(good, ilar + 24 + 8) + 1);
+  testing::set_pod_at<uint64_t>(b, ilar + 24 + 8,
+                                testing::pod_at<uint64_t>(good, ilar + 24 + 8) + 1);
   b.append(8 + 8, '\0');  // room for one more entry: the count, not the bytes, is wrong
   EXPECT_NE(load_error(b).find("entries, ntotal=600"), std::string::npos) << load_error(b);
 }
@@ -182,10 +166,10 @@ TEST_F(FaissFormat, BoolsAndEnumsAreRangeChecked) {
   b[kHeader - 5] = 2;  // is_trained
   EXPECT_NE(load_error(b).find("is_trained is 2, not a bool"), std::string::npos) << load_error(b);
   b = good;
-  put<int32_t>(b, kHeader - 4, 7);  // metric
+  testing::set_pod_at<int32_t>(b, kHeader - 4, 7);  // metric
   EXPECT_NE(load_error(b).find("metric type 7"), std::string::npos) << load_error(b);
   b = good;
-  put<int32_t>(b, kHeader, 33554433);  // qtype: fuzz_faiss_index's UBSan finding
+  testing::set_pod_at<int32_t>(b, kHeader, 33554433);  // qtype: fuzz_faiss_index's UBSan finding
   EXPECT_NE(load_error(b).find("scalar quantizer type 33554433"), std::string::npos)
       << load_error(b);
 }
@@ -197,11 +181,12 @@ TEST_F(FaissFormat, ForeignTypesTruncationAndTrailingBytes) {
   EXPECT_NE(load_error(b).find("not a FAISS index embcomp reads: type 'IxLa'"), std::string::npos)
       << load_error(b);
   b = good;
-  put<uint32_t>(b, 0, 0x01020304);
+  testing::set_pod_at<uint32_t>(b, 0, 0x01020304);
   EXPECT_NE(load_error(b).find("type 0x1020304"), std::string::npos) << load_error(b);
   EXPECT_NE(load_error(good + "x").find("1 unexpected bytes after it"), std::string::npos);
-  EXPECT_NE(screen_error(good.substr(0, 10)).find("x.idx: corrupt FAISS index: truncated at ntotal"),
-            std::string::npos)
+  EXPECT_NE(
+      screen_error(good.substr(0, 10)).find("x.idx: corrupt FAISS index: truncated at ntotal"),
+      std::string::npos)
       << screen_error(good.substr(0, 10));
   EXPECT_NE(load_error(good.substr(0, good.size() - 1)).find("exceeds the bytes left"),
             std::string::npos);
@@ -221,7 +206,7 @@ TEST_F(FaissFormat, EveryTruncationAndByteFlipOfAnIvfFileIsSafe) {
       if (good[i] == v) continue;
       std::string b = good;
       b[i] = v;
-      write_bytes(dir_ + "/x.idx", b);
+      testing::write_bytes(dir_ + "/x.idx", b);
       try {
         read_faiss_index_file(dir_ + "/x.idx");
         ++loaded;

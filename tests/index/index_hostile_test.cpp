@@ -33,28 +33,11 @@ namespace {
 
 std::string read_bytes(const std::string& path) { return testing::slurp(path); }
 
-void write_bytes(const std::string& path, const std::string& b) {
-  std::ofstream os(path, std::ios::binary | std::ios::trunc);
-  os.write(b.data(), std::streamsize(b.size()));
-}
-
-template <class T>
-T get(const std::string& b, size_t off) {
-  T v;
-  std::memcpy(&v, b.data() + off, sizeof(T));
-  return v;
-}
-
-template <class T>
-void put(std::string& b, size_t off, T v) {
-  std::memcpy(b.data() + off, &v, sizeof(T));
-}
-
 /// Payload offset and length of each section of an own-index file.
 std::map<std::string, std::pair<size_t, size_t>> sections(const std::string& b) {
   std::map<std::string, std::pair<size_t, size_t>> out;
   for (size_t pos = 12; pos + 12 <= b.size();) {
-    const uint64_t len = get<uint64_t>(b, pos + 4);
+    const uint64_t len = testing::pod_at<uint64_t>(b, pos + 4);
     out[b.substr(pos, 4)] = {pos + 12, size_t(len)};
     pos += 12 + len;
   }
@@ -67,8 +50,8 @@ void reseal(std::string& b) {
   const size_t csum = s.at("CSUM").first;
   size_t entry = csum + 8;
   for (size_t pos = 12; pos < csum - 12;) {
-    const uint64_t len = get<uint64_t>(b, pos + 4);
-    put<uint64_t>(b, entry + 4, checksum64(b.data() + pos, 12 + len));
+    const uint64_t len = testing::pod_at<uint64_t>(b, pos + 4);
+    testing::set_pod_at<uint64_t>(b, entry + 4, checksum64(b.data() + pos, 12 + len));
     entry += 12;
     pos += 12 + len;
   }
@@ -76,7 +59,7 @@ void reseal(std::string& b) {
 
 /// Offset just after a u64-counted vector of elem-byte elements at off.
 size_t skip_vector(const std::string& b, size_t off, size_t elem) {
-  return off + 8 + size_t(get<uint64_t>(b, off)) * elem;
+  return off + 8 + size_t(testing::pod_at<uint64_t>(b, off)) * elem;
 }
 
 std::string load_error(const std::string& path) {
@@ -126,14 +109,14 @@ TEST_F(IndexHostile, FlippedBytesAreCaughtBySectionChecksums) {
     if (name == "CSUM") continue;
     std::string b = good;
     b[span.first + span.second / 2] ^= 0x10;
-    write_bytes(dir_ + "/f.idx", b);
+    testing::write_bytes(dir_ + "/f.idx", b);
     EXPECT_NE(load_error(dir_ + "/f.idx").find("checksum mismatch in section '" + name + "'"),
               std::string::npos)
         << name;
   }
   std::string old = good;
-  put<uint32_t>(old, 8, 1);
-  write_bytes(dir_ + "/f.idx", old);
+  testing::set_pod_at<uint32_t>(old, 8, 1);
+  testing::write_bytes(dir_ + "/f.idx", old);
   EXPECT_NE(load_error(dir_ + "/f.idx").find("older embcomp"), std::string::npos);
   EXPECT_NO_THROW(OwnIndex::load(path));
 }
@@ -143,16 +126,16 @@ TEST_F(IndexHostile, PruneColumnsPointersAndRowsAreChecked) {
   const std::string path = own("Prune@0.5", "Flat", "p.idx");  // CSR, d = 16: 1-byte columns
   const std::string good = read_bytes(path);
   const size_t m = sections(good).at("MODL").first;
-  ASSERT_EQ(get<uint64_t>(good, m + 8), 1u);  // column width
-  const size_t ptr_w = get<uint64_t>(good, m + 16);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, m + 8), 1u);  // column width
+  const size_t ptr_w = testing::pod_at<uint64_t>(good, m + 16);
   const size_t values = m + 32, cols = skip_vector(good, values, 4),
                ptrs = skip_vector(good, cols, 1);
-  ASSERT_EQ(get<uint64_t>(good, ptrs), 2001 * ptr_w);  // CSR row pointers are there
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, ptrs), 2001 * ptr_w);  // CSR row pointers are there
   {
     std::string b = good;  // every column 0xFF: the review's heap write
     std::fill(b.begin() + long(cols + 8), b.begin() + long(ptrs), char(0xFF));
     reseal(b);
-    write_bytes(dir_ + "/c.idx", b);
+    testing::write_bytes(dir_ + "/c.idx", b);
     EXPECT_NE(load_error(dir_ + "/c.idx").find("column 255 >= d=16"), std::string::npos);
     expect_exit2(search(dir_ + "/c.idx"), "column");
   }
@@ -161,7 +144,7 @@ TEST_F(IndexHostile, PruneColumnsPointersAndRowsAreChecked) {
     std::fill(b.begin() + long(ptrs + 8 + row * ptr_w),
               b.begin() + long(ptrs + 8 + (row + 1) * ptr_w), char(0xFF));
     reseal(b);
-    write_bytes(dir_ + "/r.idx", b);
+    testing::write_bytes(dir_ + "/r.idx", b);
     EXPECT_NE(load_error(dir_ + "/r.idx").find("row pointer " + std::to_string(row)),
               std::string::npos)
         << row;
@@ -170,14 +153,15 @@ TEST_F(IndexHostile, PruneColumnsPointersAndRowsAreChecked) {
   const std::string coo = own("Prune@0.05", "Flat", "coo.idx");
   const std::string g2 = read_bytes(coo);
   const size_t m2 = sections(g2).at("MODL").first;
-  const size_t row_w = get<uint64_t>(g2, m2 + 24);
+  const size_t row_w = testing::pod_at<uint64_t>(g2, m2 + 24);
   const size_t p2 = skip_vector(g2, skip_vector(g2, m2 + 32, 4), 1), rows = skip_vector(g2, p2, 1);
-  ASSERT_EQ(get<uint64_t>(g2, p2), 0u) << "expected the COO layout";
+  ASSERT_EQ(testing::pod_at<uint64_t>(g2, p2), 0u) << "expected the COO layout";
   ASSERT_EQ(row_w, 2u);
   std::string b = g2;
-  put<uint16_t>(b, rows + 8, 1999);  // the first entry's row: larger than the next ones
+  testing::set_pod_at<uint16_t>(b, rows + 8,
+                                1999);  // the first entry's row: larger than the next ones
   reseal(b);
-  write_bytes(dir_ + "/coo2.idx", b);
+  testing::write_bytes(dir_ + "/coo2.idx", b);
   EXPECT_NE(load_error(dir_ + "/coo2.idx").find("rows must be sorted"), std::string::npos);
 }
 
@@ -191,14 +175,14 @@ TEST_F(IndexHostile, MagnitudeGroupDirectoryIsChecked) {
     // u64 g, ids (u64 vector), dir (u32 vector, one entry per 512-row block for g = 2).
     const size_t remap = std::string(method).rfind("MagSVD", 0) == 0 ? skip_vector(good, m, 8)
                                                                      : skip_vector(good, m + 8, 4);
-    ASSERT_EQ(get<uint64_t>(good, remap), 2000u) << method;
+    ASSERT_EQ(testing::pod_at<uint64_t>(good, remap), 2000u) << method;
     const size_t dir = skip_vector(good, remap + 16, 8);
-    ASSERT_EQ(get<uint64_t>(good, dir), 4u) << method;
+    ASSERT_EQ(testing::pod_at<uint64_t>(good, dir), 4u) << method;
     for (uint32_t v : {uint32_t(1500), uint32_t(0x7FFFFFF0)}) {
       std::string b = good;
-      put<uint32_t>(b, dir + 8 + 4, v);  // dir[1]
+      testing::set_pod_at<uint32_t>(b, dir + 8 + 4, v);  // dir[1]
       reseal(b);
-      write_bytes(dir_ + "/g2.idx", b);
+      testing::write_bytes(dir_ + "/g2.idx", b);
       EXPECT_NE(load_error(dir_ + "/g2.idx").find("directory entry (block 1, group 0)"),
                 std::string::npos)
           << method << " " << v;
@@ -214,21 +198,22 @@ TEST_F(IndexHostile, InvertedListsHoldingARowTwiceAreRefused) {
   const std::string good = read_bytes(path);
   const size_t list = sections(good).at("LIST").first;
   const size_t ids = skip_vector(good, list, 8);  // offsets (u64 vector), then ids
-  ASSERT_EQ(get<uint64_t>(good, ids), 2000u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, ids), 2000u);
   std::string b = good;
-  put<int64_t>(b, ids + 8 + 8, get<int64_t>(b, ids + 8));  // ids[1] = ids[0]
+  testing::set_pod_at<int64_t>(b, ids + 8 + 8,
+                               testing::pod_at<int64_t>(b, ids + 8));  // ids[1] = ids[0]
   reseal(b);
-  write_bytes(dir_ + "/l2.idx", b);
+  testing::write_bytes(dir_ + "/l2.idx", b);
   EXPECT_NE(load_error(dir_ + "/l2.idx").find("is listed twice"), std::string::npos);
   expect_exit2(search(dir_ + "/l2.idx"), "is listed twice");
-  write_bytes(dir_ + "/l3.idx", good);  // the untouched bytes load
+  testing::write_bytes(dir_ + "/l3.idx", good);  // the untouched bytes load
   EXPECT_NO_THROW(OwnIndex::load(dir_ + "/l3.idx"));
 }
 
 /// Offset of HEAD's n: four strings, then seed.
 size_t head_n_offset(const std::string& b) {
   size_t p = sections(b).at("HEAD").first;
-  for (int i = 0; i < 4; ++i) p += 8 + size_t(get<uint64_t>(b, p));
+  for (int i = 0; i < 4; ++i) p += 8 + size_t(testing::pod_at<uint64_t>(b, p));
   return p + 8;
 }
 
@@ -238,12 +223,12 @@ TEST_F(IndexHostile, HugeRowCountInTheHeaderIsRefused) {
   const std::string path = own("TT@0.5", "Flat", "t.idx");
   const std::string good = read_bytes(path);
   const size_t at = head_n_offset(good);
-  ASSERT_EQ(get<uint64_t>(good, at), 2000u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, at), 2000u);
   for (uint64_t n : {uint64_t{1} << 50, uint64_t{1} << 39}) {
     std::string b = good;
-    put<uint64_t>(b, at, n);
+    testing::set_pod_at<uint64_t>(b, at, n);
     reseal(b);
-    write_bytes(dir_ + "/t2.idx", b);
+    testing::write_bytes(dir_ + "/t2.idx", b);
     EXPECT_FALSE(load_error(dir_ + "/t2.idx").empty()) << n;
   }
 }
@@ -299,24 +284,24 @@ TEST_F(IndexHostile, PcaBlobCountsAndShapesAreChecked) {
   const auto [blob, a_count] = pca_blob(good);
   {
     std::string b = good;  // mean claims 2^30 floats: 4 GB before the fix
-    put<uint64_t>(b, blob + 8 + 17, uint64_t{1} << 30);
+    testing::set_pod_at<uint64_t>(b, blob + 8 + 17, uint64_t{1} << 30);
     reseal(b);
-    write_bytes(dir_ + "/pb2.idx", b);
+    testing::write_bytes(dir_ + "/pb2.idx", b);
     const std::string e = load_error(dir_ + "/pb2.idx");
     EXPECT_NE(e.find("a count of 1073741824 exceeds"), std::string::npos) << e;
   }
   {
     // A one value short (and the blob, MODL and the file 4 bytes shorter).
     std::string b = good;
-    const uint64_t a = get<uint64_t>(b, a_count);
+    const uint64_t a = testing::pod_at<uint64_t>(b, a_count);
     ASSERT_EQ(a, 8u * 16u);
-    put<uint64_t>(b, a_count, a - 1);
+    testing::set_pod_at<uint64_t>(b, a_count, a - 1);
     b.erase(a_count + 8 + (a - 1) * 4, 4);
-    put<uint64_t>(b, blob, get<uint64_t>(b, blob) - 4);
+    testing::set_pod_at<uint64_t>(b, blob, testing::pod_at<uint64_t>(b, blob) - 4);
     const size_t modl = sections(good).at("MODL").first;
-    put<uint64_t>(b, modl - 8, get<uint64_t>(b, modl - 8) - 4);
+    testing::set_pod_at<uint64_t>(b, modl - 8, testing::pod_at<uint64_t>(b, modl - 8) - 4);
     reseal(b);
-    write_bytes(dir_ + "/pb3.idx", b);
+    testing::write_bytes(dir_ + "/pb3.idx", b);
     const std::string e = load_error(dir_ + "/pb3.idx");
     EXPECT_NE(e.find("127 matrix values for 8 x 16"), std::string::npos) << e;
   }
@@ -330,10 +315,10 @@ TEST_F(IndexHostile, FaissFileCountsCannotAllocateGigabytes) {
   save_index(flat, path);
   std::string good = read_bytes(path);
   const size_t codes = good.size() - 2000 * 16 - 8;
-  ASSERT_EQ(get<uint64_t>(good, codes), 2000u * 16u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, codes), 2000u * 16u);
   std::string b = good;
-  put<uint64_t>(b, codes, uint64_t{1} << 32);
-  write_bytes(dir_ + "/s2.idx", b);
+  testing::set_pod_at<uint64_t>(b, codes, uint64_t{1} << 32);
+  testing::write_bytes(dir_ + "/s2.idx", b);
   EXPECT_NE(testing::bad_input_message([&] {
               read_faiss_index_file(dir_ + "/s2.idx");
             }).find("exceeds the bytes left"),
@@ -348,14 +333,15 @@ TEST_F(IndexHostile, FaissFileCountsCannotAllocateGigabytes) {
   ASSERT_NE(ilar, std::string::npos);
   ASSERT_EQ(good.substr(ilar + 20, 4), "full");
   const size_t sizes = ilar + 24;
-  ASSERT_EQ(get<uint64_t>(good, sizes), 16u);
+  ASSERT_EQ(testing::pod_at<uint64_t>(good, sizes), 16u);
   b = good;
-  put<uint64_t>(b, sizes + 8, uint64_t{1} << 26);
-  write_bytes(dir_ + "/i2.idx", b);
+  testing::set_pod_at<uint64_t>(b, sizes + 8, uint64_t{1} << 26);
+  testing::write_bytes(dir_ + "/i2.idx", b);
   rusage before{}, after{};
   ::getrusage(RUSAGE_SELF, &before);
-  EXPECT_NE(testing::bad_input_message([&] { read_faiss_index_file(dir_ + "/i2.idx"); })
-                .find("inverted lists claim more entries"),
+  EXPECT_NE(testing::bad_input_message([&] {
+              read_faiss_index_file(dir_ + "/i2.idx");
+            }).find("inverted lists claim more entries"),
             std::string::npos);
   ::getrusage(RUSAGE_SELF, &after);
 #if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory counts in the RSS
@@ -390,11 +376,11 @@ TEST_F(IndexHostile, HnswBoundsAndCorruptGraphs) {
   p = skip_vector(good, p, 4);
   p = skip_vector(good, p, 4);
   const size_t neighbors = skip_vector(good, p, 8);
-  ASSERT_GT(get<uint64_t>(good, neighbors), 2000u);
+  ASSERT_GT(testing::pod_at<uint64_t>(good, neighbors), 2000u);
   for (int32_t bad : {2000, 1 << 30, -7}) {
     std::string b = good;
-    put<int32_t>(b, neighbors + 8, bad);
-    write_bytes(dir_ + "/h2.idx", b);
+    testing::set_pod_at<int32_t>(b, neighbors + 8, bad);
+    testing::write_bytes(dir_ + "/h2.idx", b);
     const std::string e = testing::bad_input_message([&] { load_index(dir_ + "/h2.idx"); });
     EXPECT_NE(e.find("corrupt HNSW graph"), std::string::npos) << bad << ": " << e;
   }
@@ -409,12 +395,12 @@ TEST_F(IndexHostile, OutOfRangeResultIdsAreRefused) {
   const std::string path = dir_ + "/f.idx";
   save_index(ivf, path);
   std::string b = read_bytes(path);
-  put<int64_t>(b, b.size() - 8, 1000000000);  // the last id of the last list
-  write_bytes(path, b);
+  testing::set_pod_at<int64_t>(b, b.size() - 8, 1000000000);  // the last id of the last list
+  testing::write_bytes(path, b);
   std::filesystem::remove(path + ".json");
   std::string ids;
   for (int i = 0; i < 2000; ++i) ids += "d" + std::to_string(i) + "\n";
-  write_bytes(dir_ + "/ids.txt", ids);
+  testing::write_bytes(dir_ + "/ids.txt", ids);
   for (const std::string& extra : {std::string(), "--ids " + dir_ + "/ids.txt"}) {
     const testing::CliRun r = testing::run_embcomp(
         dir_, "search --index " + path + " --queries " + dir_ +
@@ -451,13 +437,13 @@ TEST_F(IndexHostile, SidecarsOfAnotherBuildAreRefused) {
   const size_t at = meta.find("\"metric\": \"l2\"");
   ASSERT_NE(at, std::string::npos);
   meta.replace(at, 14, "\"metric\": \"ip\"");
-  write_bytes(out + ".json", meta);
+  testing::write_bytes(out + ".json", meta);
   expect_exit2(search(out), "does not match the index (l2)");
   // And a flipped byte in the FAISS file no longer matches the sidecar's checksum.
   ASSERT_EQ(build("SQ8").code, 0);
   std::string idx = read_bytes(out);
   idx[idx.size() - 100] ^= 1;
-  write_bytes(out, idx);
+  testing::write_bytes(out, idx);
   expect_exit2(search(out), "x.idx.json");
 }
 
@@ -474,11 +460,14 @@ TEST_F(IndexHostile, InterruptedBuildLeavesNoMixedGeneration) {
 #endif
   auto build = [&](const std::string& out, const std::string& method, int fail_at) {
     const std::string prefix =
-        fail_at == 0 ? "" : "strace -qq -o /dev/null -e trace=renameat -e inject=renameat:error=EIO:when=" +
-                                std::to_string(fail_at);
-    return testing::run_embcomp(dir_, "build -q --threads 1 --base " + dir_ +
-                                          "/b.fvecs --metric angular --method " + method +
-                                          " --rerank Flat --out " + out,
+        fail_at == 0
+            ? ""
+            : "strace -qq -o /dev/null -e trace=renameat -e inject=renameat:error=EIO:when=" +
+                  std::to_string(fail_at);
+    return testing::run_embcomp(dir_,
+                                "build -q --threads 1 --base " + dir_ +
+                                    "/b.fvecs --metric angular --method " + method +
+                                    " --rerank Flat --out " + out,
                                 prefix);
   };
   auto search_run = [&](const std::string& index, const std::string& extra) {
@@ -587,8 +576,8 @@ TEST_F(IndexHostile, SearchRunsAndOptionsAreChecked) {
       0);
   std::string ids;
   for (int i = 0; i < 2000; ++i) ids += "d" + std::to_string(i) + "\n";
-  write_bytes(dir_ + "/ids.txt", ids);
-  write_bytes(dir_ + "/qids.txt", "q0\nq1\nq2\nq3\nq4\n");
+  testing::write_bytes(dir_ + "/ids.txt", ids);
+  testing::write_bytes(dir_ + "/qids.txt", "q0\nq1\nq2\nq3\nq4\n");
   testing::CliRun r =
       search(out, "--ids " + dir_ + "/ids.txt --query-ids " + dir_ + "/qids.txt --tag t1");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -615,8 +604,8 @@ TEST_F(IndexHostile, SearchRunsAndOptionsAreChecked) {
   EXPECT_EQ(lines, 50);
   std::filesystem::remove(dir_ + "/r.tsv");
 
-  write_bytes(dir_ + "/dup.txt", "q0\nq1\nq0\nq3\nq4\n");
-  write_bytes(dir_ + "/space.txt", "q0\nq 1\nq2\nq3\nq4\n");
+  testing::write_bytes(dir_ + "/dup.txt", "q0\nq1\nq0\nq3\nq4\n");
+  testing::write_bytes(dir_ + "/space.txt", "q0\nq 1\nq2\nq3\nq4\n");
   for (const std::string& extra :
        {std::string("--tag 'a b'"), std::string("--tag ''"), "--query-ids " + dir_ + "/dup.txt",
         "--query-ids " + dir_ + "/space.txt", "--ids " + dir_ + "/qids.txt", std::string("--k -1"),
