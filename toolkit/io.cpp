@@ -720,6 +720,12 @@ uint64_t confirm_hdf5(const std::string& path) {
 
 void check_hdf5_heaps(const InFile& f);
 
+}  // namespace
+
+void check_hdf5_heaps(const std::string& path) { check_hdf5_heaps(InFile(path)); }
+
+namespace {
+
 H5Id h5_open(const std::string& path) {
   check_hdf5_heaps(InFile(path));
   return h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, path,

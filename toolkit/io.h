@@ -67,6 +67,12 @@ AnnHdf5 read_ann_hdf5(const std::string& path);
 void hdf5_in_child(const std::string& path, uint64_t size, const std::function<void()>& read,
                    int limit_ms = 0);
 
+/// The scan of an HDF5 file's bytes that runs before HDF5 opens it (in the child above):
+/// throws kBadInput for a local heap whose names are not NUL-terminated or a global heap
+/// whose objects do not advance or run past their collection (two HDF5 1.10.8 bugs; the
+/// comment of its definition in io.cpp says more). Exposed for tests and fuzzing.
+void check_hdf5_heaps(const std::string& path);
+
 /// Writers. Each writes through an AtomicFile (a fresh temporary in the target folder, renamed
 /// onto path when complete), so an interrupted write never leaves a file that looks valid.
 void write_fvecs(const std::string& path, MatrixView<float> x);

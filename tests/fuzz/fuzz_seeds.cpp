@@ -89,6 +89,7 @@ void vec_reader_seeds() {
   put_seed("hdf5_reader", "ann", {0}, h5);
   put_seed("hdf5_reader", "neighbors", {16}, h5);
   put_seed("hdf5_reader", "train", {32}, h5);
+  put_seed("hdf5_heaps", "ann", {}, h5);
   // No writer for these: laid out by hand from the formats in toolkit/io.h.
   Bytes bvecs, ibin, u8bin, raw;
   append(ibin, uint32_t(3));

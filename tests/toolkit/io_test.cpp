@@ -756,12 +756,14 @@ TEST(Io, Hdf5GlobalHeapThatDoesNotAdvanceIsRefused) {
   uint64_t free_size;
   std::memcpy(&free_size, b.data() + g + 56, 8);
   ASSERT_GE(free_size, 16u);
+  EXPECT_NO_THROW(embcomp::check_hdf5_heaps(path));
   std::memset(b.data() + g + 56, 0, 8);
   write_file(path, b);
-  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
-                  "corrupt HDF5 global heap at byte " + std::to_string(g) +
-                      ": object 0 of size 0 at byte " + std::to_string(g + 48) +
-                      " does not advance");
+  const std::string why = "corrupt HDF5 global heap at byte " + std::to_string(g) +
+                          ": object 0 of size 0 at byte " + std::to_string(g + 48) +
+                          " does not advance";
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }), why);
+  EXPECT_CONTAINS(error_of([&] { embcomp::check_hdf5_heaps(path); }), why);
 }
 
 // A local heap (old-style group link names) whose data segment does not end in a NUL: HDF5
@@ -783,11 +785,13 @@ TEST(Io, Hdf5LocalHeapWithoutTerminatingNulIsRefused) {
   std::memcpy(&addr, b.data() + h + 24, 8);
   ASSERT_LE(addr + size, b.size());
   ASSERT_EQ(b[addr + size - 1], '\0');
+  EXPECT_NO_THROW(embcomp::check_hdf5_heaps(path));
   b[addr + size - 1] = '?';
   write_file(path, b);
-  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
-                  "corrupt HDF5 local heap at byte " + std::to_string(h) +
-                      ": its names are not NUL-terminated");
+  const std::string why =
+      "corrupt HDF5 local heap at byte " + std::to_string(h) + ": its names are not NUL-terminated";
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }), why);
+  EXPECT_CONTAINS(error_of([&] { embcomp::check_hdf5_heaps(path); }), why);
 }
 
 // HDF5 reads run in a forked child first: its crash or hang is exit 2 for the file, its
