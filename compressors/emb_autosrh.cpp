@@ -213,7 +213,7 @@ namespace {
 std::unique_ptr<EmbeddingTable> make_autosrh(const std::string& spec, double budget,
                                              const TableInit& init) {
   require_budget(spec, budget, "AutoSrh");
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const double target = budget * full;
   AutoSrhParams p;
   p.seed = init.seed;

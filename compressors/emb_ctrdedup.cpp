@@ -213,7 +213,7 @@ namespace {
 std::unique_ptr<EmbeddingTable> make_ctr_dedup(const std::string& spec, double budget,
                                                const TableInit& init) {
   require_budget(spec, budget, "Dedup");
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const double target = budget * full;
   CtrDedupParams p;
   p.seed = init.seed;

@@ -167,16 +167,13 @@ PrunedSparseTable::PrunedSparseTable(const TableInit& init, const SparseBudget& 
       name_(std::move(name)),
       n_(init.rows),
       D_(init.dim),
-      T_(init.schedule_steps > 0 ? init.schedule_steps : kDefaultScheduleSteps),
+      T_(init.checked_schedule_steps(name_) > 0 ? init.schedule_steps : kDefaultScheduleSteps),
       delta_(std::max<int64_t>(1, T_ / 100)),
       opt_(init.optimizer),
       // Same init range as Full: the table starts where Full starts.
       w_(init.rows, init.dim, 0.05f, init.seed),
       store_(init.rows, init.dim, b.K, b.format),
-      gw_(init.dim) {
-  EC_CHECK(init.schedule_steps >= 0, kBadInput,
-           name_ << ": schedule_steps must be >= 0, got " << init.schedule_steps);
-}
+      gw_(init.dim) {}
 
 std::string PrunedSparseTable::knob() const {
   return "nnz=" + std::to_string(store_.capacity()) +
@@ -260,7 +257,7 @@ std::unique_ptr<EmbeddingTable> make_pruned_sparse(
     const std::string& spec, double budget, const TableInit& init, const std::string& name,
     const std::function<std::unique_ptr<PrunedSparseTable>(const SparseBudget&)>& build) {
   require_budget(spec, budget, name);
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   std::unique_ptr<PrunedSparseTable> t = build(solve_sparse_budget(spec, init, budget * full));
   t->set_budget_note(
       budget_gap_note(double(t->bytes()) / full, budget, "the store holds whole entries"));

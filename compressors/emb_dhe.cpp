@@ -370,7 +370,7 @@ std::unique_ptr<EmbeddingTable> make_dhe_from(const DheTableParams& preset, cons
                                               double budget, const TableInit& init) {
   if (budget == 0) return std::make_unique<DheTable>(init, preset, spec);
   const int fields = std::max(1, static_cast<int>(init.field_offsets.size()) - 1);
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const DheTableParams p = dhe_solve_budget(spec, preset, init.dim, fields, budget * full);
   return std::make_unique<DheTable>(init, p, spec,
                                     budget_gap_note(double(p.bytes(init.dim, fields)) / full,

@@ -307,7 +307,7 @@ namespace {
 std::unique_ptr<EmbeddingTable> make_dpq(const std::string& spec, double budget,
                                          const TableInit& init) {
   require_budget(spec, budget, "DPQ");
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const double target = budget * full;
   DpqParams best;
   int64_t best_bytes = -1;

@@ -100,8 +100,7 @@ MdeTableParams mde_solve_budget(const std::string& spec, const TableInit& init,
   // (A smaller alpha keeps more dimensions: more information per row.)
   const std::vector<KnobChoice> choices = {
       {knob(hi), size_t(bytes_at(hi)), 1.0, 0}, {knob(kAlphaMax), size_t(bytes_at(kAlphaMax)), 0.0, 0}};
-  const size_t pick =
-      choose_knob(spec, choices, budget_bytes, 4.0 * double(init.rows) * double(init.dim));
+  const size_t pick = choose_knob(spec, choices, budget_bytes, init.full_bytes());
   return MdeTableParams{pick == 0 ? hi : kAlphaMax};
 }
 
@@ -234,7 +233,7 @@ namespace {
 std::unique_ptr<EmbeddingTable> make_mde(const std::string& spec, double budget,
                                          const TableInit& init) {
   if (budget == 0) return std::make_unique<MdeTable>(init, MdeTableParams{}, spec);
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const MdeTableParams p = mde_solve_budget(spec, init, budget * full);
   const double actual = double(mde_plan_bytes(mde_plan(init, p.alpha), init.dim)) / full;
   return std::make_unique<MdeTable>(

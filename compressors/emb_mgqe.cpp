@@ -22,7 +22,7 @@ std::unique_ptr<EmbeddingTable> make_mgqe(const std::string& spec, double budget
   require_budget(spec, budget, "MGQE");
   EC_CHECK(init.rows <= int64_t{0xFFFFFFFF}, kBadInput,
            spec << ": MGQE keeps row ids as uint32, rows=" << init.rows << " is too many");
-  const double full = 4.0 * double(init.rows) * init.dim;
+  const double full = init.full_bytes();
   const double target = budget * full;
   const int64_t K = std::min<int64_t>(
       init.rows, static_cast<int64_t>(std::ceil(kMgqeHotShare * double(init.rows))));

@@ -249,11 +249,9 @@ std::unique_ptr<EmbeddingTable> make_optembed(const std::string& spec, double bu
                                               const TableInit& init) {
   OptEmbedParams p;
   p.seed = init.seed;
-  EC_CHECK(init.schedule_steps >= 0, kBadInput,
-           spec << ": schedule_steps must be >= 0, got " << init.schedule_steps);
-  if (init.schedule_steps > 0) p.search_steps = init.schedule_steps;
+  if (const int64_t steps = init.checked_schedule_steps(spec); steps > 0) p.search_steps = steps;
   if (budget > 0) {
-    const double full = 4.0 * double(init.rows) * init.dim;
+    const double full = init.full_bytes();
     p.budget_bytes = int64_t(std::floor(budget * full));
     const int F = int(init.field_offsets.size()) - 1;
     const int64_t fixed = OptEmbedTable::fixed_bytes(init.rows, F);

@@ -24,6 +24,12 @@ TableRegistrar::TableRegistrar(TableMethod m) {
 
 const std::vector<TableMethod>& table_methods() { return methods(); }
 
+int64_t TableInit::checked_schedule_steps(const std::string& spec) const {
+  EC_CHECK(schedule_steps >= 0, kBadInput,
+           spec << ": schedule_steps must be >= 0, got " << schedule_steps);
+  return schedule_steps;
+}
+
 std::unique_ptr<EmbeddingTable> make_embedding_table(const std::string& spec,
                                                      const TableInit& init) {
   EC_CHECK(init.rows > 0 && init.dim > 0, kBadInput,

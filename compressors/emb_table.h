@@ -53,6 +53,11 @@ struct TableInit {
   /// Length in step() calls of a table's search/pruning schedule (DeepLight, PEP); 0: the
   /// method's default. train_ctr (eval/ctr_train.cpp) sets it to half the run's steps.
   int64_t schedule_steps = 0;
+
+  /// 4 N D: the bytes of the full fp32 table, of which a "Method@b" budget is the fraction b.
+  double full_bytes() const { return 4.0 * double(rows) * dim; }
+  /// schedule_steps, checked: kBadInput naming spec when negative; 0 keeps the default.
+  int64_t checked_schedule_steps(const std::string& spec) const;
 };
 
 class EmbeddingTable {

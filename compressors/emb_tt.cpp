@@ -214,7 +214,7 @@ TtTableParams tt_solve_budget(const std::string& spec, const TableInit& init, do
     window.push_back(choice(c));
     window_cands.push_back(&c);
   }
-  const double full = 4.0 * double(init.rows) * double(init.dim);
+  const double full = init.full_bytes();
   const Cand* pick = nullptr;
   int64_t cached = 0;
   if (!window.empty()) {
@@ -453,8 +453,7 @@ std::unique_ptr<EmbeddingTable> make_tt(const std::string& spec, double budget,
   if (budget == 0) return std::make_unique<TtTable>(init, TtTableParams{}, spec);
   const double budget_bytes = budget * 4.0 * double(init.rows) * init.dim;
   const TtTableParams p = tt_solve_budget(spec, init, budget_bytes);
-  const double actual =
-      double(tt_plan_bytes(tt_plan(init, p))) / (4.0 * double(init.rows) * init.dim);
+  const double actual = double(tt_plan_bytes(tt_plan(init, p))) / init.full_bytes();
   return std::make_unique<TtTable>(
       init, p, spec,
       budget_gap_note(actual, budget, "the rank is discrete and a field is either TT or Full"));
