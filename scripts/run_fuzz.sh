@@ -60,6 +60,61 @@ trap 'rm -rf "$seeds"' EXIT
 "$build_dir/embcomp_fuzz_seeds" "$seeds" 2>"$build_dir/seeds.log" ||
   { cat "$build_dir/seeds.log" >&2; echo "run_fuzz: writing the seed corpora failed" >&2; exit 1; }
 
+# symbolize_reports FILE...: writes the function and source names into the stack frames of
+# sanitizer reports printed with symbolize=0, for the frames in binaries under this checkout
+# (the harness; HDF5's and libc's frames are named by their module already). One
+# llvm-symbolizer per binary for all reports. A frame line keeps its "(module+offset)" and
+# gains " in <function> <file:line>" for it and each function inlined there, innermost
+# first. Caller frames are looked up at offset-1 (the call, not the return address), as the
+# sanitizers do.
+symbolize_reports() {
+  local files=() f
+  for f in "$@"; do [ -f "$f" ] && files+=("$f"); done
+  [ "${#files[@]}" -gt 0 ] || return 0
+  command -v llvm-symbolizer >/dev/null || { echo "run_fuzz: llvm-symbolizer is missing" >&2; return 1; }
+  local work
+  work=$(mktemp -d)
+  # "module offset caller" for each frame in this checkout's binaries
+  sed -nE 's/^ *#([0-9]+) 0x[0-9a-f]+ .*\((\/[^()+ ]+)\+(0x[0-9a-f]+)\).*/\2 \3 \1/p' "${files[@]}" |
+    awk -v root="$repo_root/" 'index($1, root) == 1 { print $1, $2, ($3 == "0" ? 0 : 1) }' |
+    sort -u >"$work/frames"
+  local module off caller
+  cut -d' ' -f1 "$work/frames" | sort -u | while read -r module; do
+    [ -f "$module" ] || continue
+    grep -F "$module " "$work/frames" | while read -r _ off caller; do
+      printf '0x%x\n' $((off - caller))
+    done | llvm-symbolizer -C -a --inlines --obj="$module" |
+      awk -v m="$module" '
+        /^0x[0-9a-f]+$/ { addr = $0; text = ""; next }
+        /^$/ { if (addr != "") print m " " addr "\t" text; addr = ""; next }
+        { text = text " " $0 }' >>"$work/names"
+  done
+  # The lookup key of a frame: its module and adjusted offset (computed here, not in awk).
+  while read -r module off caller; do
+    printf '%s %s %s\t%s 0x%x\n' "$module" "$off" "$caller" "$module" $((off - caller))
+  done <"$work/frames" >"$work/keys"
+  for f in "${files[@]}"; do
+    awk -v keys="$work/keys" -v names="$work/names" '
+      BEGIN {
+        FS = "\t"
+        while ((getline l < names) > 0) { split(l, a, "\t"); name[a[1]] = a[2] }
+        while ((getline l < keys) > 0) { split(l, a, "\t"); key[a[1]] = a[2] }
+        FS = " "
+      }
+      {
+        if (match($0, /^ *#[0-9]+ 0x[0-9a-f]+ /) && match($0, /\(\/[^()+ ]+\+0x[0-9a-f]+\)/)) {
+          mo = substr($0, RSTART + 1, RLENGTH - 2)
+          split(mo, p, "+")
+          n = $1; sub(/^#/, "", n)
+          k = p[1] " " p[2] " " (n == "0" ? 0 : 1)
+          if ((k in key) && (key[k] in name)) { print $0 " in" name[key[k]]; next }
+        }
+        print
+      }' "$f" >"$work/out" && cat "$work/out" >"$f"
+  done
+  rm -rf "$work"
+}
+
 harnesses=("$@")
 if [ "${#harnesses[@]}" -eq 0 ]; then
   for f in tests/fuzz/*_fuzz.cpp; do b=$(basename "$f" _fuzz.cpp); harnesses+=("$b"); done
@@ -83,14 +138,24 @@ for h in "${harnesses[@]}"; do
   # resident memory: a 16 MB quarantine instead of ASan's 256 MB keeps the parent near
   # 90 MB instead of 370 MB and doubles execs/s (26 -> 50 here). Use-after-free within
   # one input's reads is still caught.
-  quarantine=""
-  [ "$h" = hdf5_reader ] && quarantine=":quarantine_size_mb=16"
+  # It also runs with symbolize=0: symbolizing in-process starts llvm-symbolizer on the 50 MB
+  # harness for every child report (a few per 100 inputs), which took a third of the page
+  # faults; symbolize_reports below does it once, after the run. And with
+  # -entropic_scale_per_exec_time=1: libFuzzer mutates fast inputs more often than a few
+  # whose vlen strings make HDF5 zero hundreds of MB (1-2 s each; docs/testing.md).
+  extra_asan="" extra_flags=()
+  if [ "$h" = hdf5_reader ]; then
+    extra_asan=":quarantine_size_mb=16:symbolize=0"
+    extra_flags=(-entropic_scale_per_exec_time=1)
+  fi
   set +e
-  ASAN_OPTIONS="$ASAN_OPTIONS$quarantine" EMBCOMP_HDF5_CHILD_REPORT="$child_dir/report" \
+  ASAN_OPTIONS="$ASAN_OPTIONS$extra_asan" EMBCOMP_HDF5_CHILD_REPORT="$child_dir/report" \
   "$bin" "${budget[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -close_fd_mask=3 \
-    -print_final_stats=1 -artifact_prefix="$findings/" ${FUZZ_ARGS:-} "$corpus" "$seeds/$h" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$findings/" "${extra_flags[@]}" ${FUZZ_ARGS:-} \
+    "$corpus" "$seeds/$h" >"$log" 2>&1
   rc=$?
   set -e
+  [ -z "$extra_asan" ] || symbolize_reports "$log" "$child_dir"/report.*
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
   crashes=$(( $(count) - before ))
   [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1  # a crash before writing its input
