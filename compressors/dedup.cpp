@@ -535,6 +535,69 @@ size_t default_cols_per_block(size_t n, size_t d, size_t rows_per_block, double 
 
 size_t dedup_index_width(size_t unique) { return unique <= 65536 ? 2 : 4; }
 
+// ---- DedupBlockMap ---------------------------------------------------------------------
+
+void DedupBlockMap::set_shape(size_t n, size_t d_cols, size_t rows, size_t cols) {
+  R = rows;
+  C = cols;
+  d = d_cols;
+  nbc = (d + C - 1) / C;
+  P = checked_mul((n + R - 1) / R, nbc);
+  unique.clear();
+  map16.clear();
+  map32.clear();
+}
+
+void DedupBlockMap::reset_map(size_t U) {
+  map16.clear();
+  map32.clear();
+  if (dedup_index_width(U) == 2)
+    map16.resize(P);
+  else
+    map32.resize(P);
+}
+
+void DedupBlockMap::decode_row(size_t i, float* out) const {
+  const size_t E = R * C, r = i % R, base = (i / R) * nbc;
+  for (size_t c = 0; c < nbc; ++c) {
+    const float* b = unique.data() + map_at(base + c) * E + r * C;
+    std::memcpy(out + c * C, b, std::min(C, d - c * C) * sizeof(float));
+  }
+}
+
+void DedupBlockMap::decode_ids(const int64_t* ids, size_t count, float* out) const {
+#pragma omp parallel for if (count > 4096) schedule(static)
+  for (size_t k = 0; k < count; ++k) decode_row(size_t(ids[k]), out + k * d);
+}
+
+void DedupBlockMap::decode_range(size_t start, size_t count, float* out) const {
+#pragma omp parallel for if (count > 4096) schedule(static)
+  for (size_t k = 0; k < count; ++k) decode_row(start + k, out + k * d);
+}
+
+void DedupBlockMap::save(BinaryWriter& w) const {
+  w.put_vector(unique);
+  w.put_vector(map16);
+  w.put_vector(map32);
+}
+
+void DedupBlockMap::load(BinaryReader& r, const std::string& spec) {
+  unique = r.get_vector<float>();
+  const size_t E = R * C;
+  EC_CHECK(unique.size() % E == 0 && unique.size() / E <= P, kBadInput,
+           r.what() << ": corrupt " << spec << " blocks");
+  const size_t U = unique.size() / E;
+  map16 = r.get_vector<uint16_t>();
+  map32 = r.get_vector<uint32_t>();
+  EC_CHECK(map16.size() + map32.size() == P && (map16.empty() || map32.empty()) &&
+               (map16.empty() == (dedup_index_width(U) == 4)),
+           kBadInput,
+           r.what() << ": corrupt " << spec << " block map (" << P << " positions expected)");
+  for (size_t p = 0; p < P; ++p)
+    EC_CHECK(map_at(p) < U, kBadInput,
+             r.what() << ": corrupt " << spec << " block map: index " << map_at(p) << " >= " << U);
+}
+
 size_t dedup_bytes(size_t positions, size_t block_elems, size_t unique) {
   return 4 * block_elems * unique + dedup_index_width(unique) * positions;
 }
@@ -544,49 +607,48 @@ DedupTable::DedupTable(size_t n, size_t d, double budget, DedupParams params, st
   EC_CHECK(n > 0 && d > 0, kBadInput,
            spec_ << ": needs n > 0 and d > 0 (n=" << n << ", d=" << d << ")");
   params_.validate(d);
-  R_ = params_.rows_per_block;
-  C_ = params_.cols_per_block ? params_.cols_per_block : default_cols_per_block(n, d, R_, budget);
+  const size_t R = params_.rows_per_block;
+  const size_t C =
+      params_.cols_per_block ? params_.cols_per_block : default_cols_per_block(n, d, R, budget);
   EC_CHECK(
-      R_ * C_ <= kMaxBlockElems, kBadInput,
-      spec_ << ": block " << R_ << "x" << C_ << " has more than " << kMaxBlockElems << " values");
-  nbc_ = (d + C_ - 1) / C_;
-  P_ = checked_mul((n + R_ - 1) / R_, nbc_);
-  EC_CHECK(P_ < (size_t{1} << 31), kBadInput,
-           spec_ << ": " << P_ << " blocks exceed the 31-bit block positions");
+      R * C <= kMaxBlockElems, kBadInput,
+      spec_ << ": block " << R << "x" << C << " has more than " << kMaxBlockElems << " values");
+  b_.set_shape(n, d, R, C);
+  EC_CHECK(b_.P < (size_t{1} << 31), kBadInput,
+           spec_ << ": " << b_.P << " blocks exceed the 31-bit block positions");
   EC_CHECK(budget > 0 && budget <= 1, kBadInput,
            spec_ << ": budget " << budget << " is not in (0, 1]");
   const double budget_bytes = budget * 4.0 * double(n) * double(d);
-  target_ = max_unique(budget_bytes, P_, R_ * C_);
+  target_ = max_unique(budget_bytes, b_.P, b_.R * b_.C);
   if (target_ < 1)
     budget_unreachable(spec_, budget_bytes, 4.0 * double(n) * double(d),
-                       "the block map of " + std::to_string(P_) + " positions x 2 bytes and one " +
-                           std::to_string(R_) + "x" + std::to_string(C_) + " block",
-                       dedup_bytes(P_, R_ * C_, 1));
+                       "the block map of " + std::to_string(b_.P) +
+                           " positions x 2 bytes and one " + std::to_string(b_.R) + "x" +
+                           std::to_string(b_.C) + " block",
+                       dedup_bytes(b_.P, b_.R * b_.C, 1));
   set_budget(budget, "");
 }
 
 std::string DedupTable::knob() const {
   char buf[160];
   if (n_ == 0) {
-    std::snprintf(buf, sizeof(buf), "block=%zux%zu", R_, C_);
+    std::snprintf(buf, sizeof(buf), "block=%zux%zu", b_.R, b_.C);
   } else {
     std::snprintf(buf, sizeof(buf), "sim=%.2f,fp=%.3g,merged=%zu/%zu,block=%zux%zu", sim_, fp_,
-                  merged_blocks(), P_, R_, C_);
+                  merged_blocks(), b_.P, b_.R, b_.C);
   }
   return buf;
 }
 
-size_t DedupTable::total_bytes() const {
-  return unique_.size() * 4 + map16_.size() * 2 + map32_.size() * 4;
-}
+size_t DedupTable::total_bytes() const { return b_.bytes(); }
 
 void DedupTable::compress(MatrixView<float> x) {
   check_train_input(spec_, x, d_, 1);
   EC_CHECK(x.n == n_expected_, kBadInput,
            spec_ << ": was sized for n=" << n_expected_ << " rows, got " << x.n);
   const auto t0 = Clock::now();
-  const size_t E = R_ * C_, P = P_;
-  const Blocks blk{x, R_, C_, nbc_, E};
+  const size_t E = b_.R * b_.C, P = b_.P;
+  const Blocks blk{x, b_.R, b_.C, b_.nbc, E};
 
   // 1. Exact duplicates: sort positions by a hash of the block's bits, then compare bits
   //    within each run of equal hashes. par[p] = the first position with the same bits.
@@ -678,21 +740,13 @@ void DedupTable::compress(MatrixView<float> x) {
     }
     if (r == p) index[p] = uint32_t(U++);
   }
-  unique_.assign(checked_mul(U, E), 0.0f);
-  map16_.clear();
-  map32_.clear();
-  if (dedup_index_width(U) == 2)
-    map16_.resize(P);
-  else
-    map32_.resize(P);
+  b_.unique.assign(checked_mul(U, E), 0.0f);
+  b_.reset_map(U);
   // The map, and the positions of every unique block in increasing order (counting sort).
   std::vector<size_t> start(U + 1, 0);
   for (size_t p = 0; p < P; ++p) {
     const uint32_t u = index[par[p]];
-    if (map16_.empty())
-      map32_[p] = u;
-    else
-      map16_[p] = uint16_t(u);
+    b_.set_index(p, u);
     ++start[u + 1];
   }
   std::vector<uint32_t>().swap(par);
@@ -701,7 +755,7 @@ void DedupTable::compress(MatrixView<float> x) {
   std::vector<uint32_t> order(P);
   {
     std::vector<size_t> fill(start.begin(), start.end() - 1);
-    for (size_t p = 0; p < P; ++p) order[fill[map_at(p)]++] = uint32_t(p);
+    for (size_t p = 0; p < P; ++p) order[fill[b_.map_at(p)]++] = uint32_t(p);
   }
   // Each unique block is the mean of the blocks mapped to it, per element over the
   // positions where that element is real (not padding); summed in double in position
@@ -724,11 +778,11 @@ void DedupTable::compress(MatrixView<float> x) {
           const size_t nr = blk.real_rows(p), nc = blk.real_cols(p);
           for (size_t i = 0; i < nr; ++i)
             for (size_t j = 0; j < nc; ++j) {
-              sum[i * C_ + j] += v[i * C_ + j];
-              cnt[i * C_ + j] += 1;
+              sum[i * b_.C + j] += v[i * b_.C + j];
+              cnt[i * b_.C + j] += 1;
             }
         }
-        float* out = unique_.data() + u * E;
+        float* out = b_.unique.data() + u * E;
         for (size_t e = 0; e < E; ++e) out[e] = cnt[e] > 0 ? float(sum[e] / cnt[e]) : 0.0f;
       }
     });
@@ -748,11 +802,11 @@ void DedupTable::compress(MatrixView<float> x) {
         double err = 0;
         for (size_t p = c * kChunk; p < std::min(P, (c + 1) * kChunk); ++p) {
           const float* v = blk.get(p, scratch.data());
-          const float* r = unique_.data() + map_at(p) * E;
+          const float* r = b_.unique.data() + b_.map_at(p) * E;
           const size_t nr = blk.real_rows(p), nc = blk.real_cols(p);
           for (size_t i = 0; i < nr; ++i)
             for (size_t j = 0; j < nc; ++j) {
-              const double e = double(v[i * C_ + j]) - double(r[i * C_ + j]);
+              const double e = double(v[i * b_.C + j]) - double(r[i * b_.C + j]);
               err += e * e;
             }
         }
@@ -785,25 +839,15 @@ void DedupTable::compress(MatrixView<float> x) {
   encode_s_ = std::chrono::duration<double>(Clock::now() - t1).count();
 }
 
-void DedupTable::decode_row(size_t i, float* out) const {
-  const size_t E = R_ * C_, r = i % R_, base = (i / R_) * nbc_;
-  for (size_t c = 0; c < nbc_; ++c) {
-    const float* b = unique_.data() + map_at(base + c) * E + r * C_;
-    std::memcpy(out + c * C_, b, std::min(C_, d_ - c * C_) * sizeof(float));
-  }
-}
-
 void DedupTable::decode_rows(const int64_t* ids, size_t count, float* out) const {
   check_ids(ids, count);
-#pragma omp parallel for if (count > 4096) schedule(static)
-  for (size_t k = 0; k < count; ++k) decode_row(size_t(ids[k]), out + k * d_);
+  b_.decode_ids(ids, count, out);
 }
 
 void DedupTable::decode_range(size_t start, size_t count, float* out) const {
   EC_CHECK(start <= n_ && count <= n_ - start, kBadInput,
            spec_ << ": rows [" << start << ", " << start + count << ") outside [0, " << n_ << ")");
-#pragma omp parallel for if (count > 4096) schedule(static)
-  for (size_t k = 0; k < count; ++k) decode_row(start + k, out + k * d_);
+  b_.decode_range(start, count, out);
 }
 
 namespace {
@@ -848,9 +892,7 @@ void DedupTable::save(BinaryWriter& w) const {
   w.put_bytes(&mse_, sizeof(double));
   w.put_bytes(&sim_, sizeof(double));
   w.put_bytes(&fp_, sizeof(double));
-  w.put_vector(unique_);
-  w.put_vector(map16_);
-  w.put_vector(map32_);
+  b_.save(w);
 }
 
 void DedupTable::load(BinaryReader& r) {
@@ -861,17 +903,9 @@ void DedupTable::load(BinaryReader& r) {
   r.get_bytes(&mse_, sizeof(double));
   r.get_bytes(&sim_, sizeof(double));
   r.get_bytes(&fp_, sizeof(double));
-  unique_ = r.get_vector<float>();
-  const size_t E = R_ * C_;
-  EC_CHECK(unique_.size() % E == 0, kBadInput, r.what() << ": corrupt " << spec_ << " blocks");
-  const size_t U = unique_.size() / E;
-  map16_ = r.get_vector<uint16_t>();
-  map32_ = r.get_vector<uint32_t>();
-  EC_CHECK(map16_.size() + map32_.size() == P_ && (map16_.empty() || map32_.empty()), kBadInput,
-           r.what() << ": corrupt " << spec_ << " block map (" << P_ << " positions expected)");
-  for (size_t p = 0; p < P_; ++p)
-    EC_CHECK(map_at(p) < U, kBadInput,
-             r.what() << ": corrupt " << spec_ << " block map: index " << map_at(p) << " >= " << U);
+  b_.load(r, spec_);
+  EC_CHECK(exact_merged_ <= b_.P - b_.unique_count(), kBadInput,
+           r.what() << ": corrupt " << spec_ << " counts");
 }
 
 }  // namespace embcomp

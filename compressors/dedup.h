@@ -103,6 +103,48 @@ size_t dedup_index_width(size_t unique);
 /// Exact total bytes: 4 * block_elems * unique + dedup_index_width(unique) * positions.
 size_t dedup_bytes(size_t positions, size_t block_elems, size_t unique);
 
+/// The stored form shared by DedupTable and DedupStudyTable (the layout above): the block
+/// shape, the unique blocks and the block map. Each table keeps one and does its own
+/// compression; decoding, the byte count and the saved bytes are these.
+struct DedupBlockMap {
+  size_t R = 1, C = 1;  ///< block shape: rows x columns
+  size_t d = 0;         ///< table columns
+  size_t nbc = 0;       ///< blocks per block-row: ceil(d / C)
+  size_t P = 0;         ///< block positions: ceil(n / R) * nbc
+  /// U x E floats (E = R C), block-major, each block R x C row-major, zero padded
+  std::vector<float> unique;
+  std::vector<uint16_t> map16;  ///< P indices when U <= 65536
+  std::vector<uint32_t> map32;  ///< P indices otherwise
+
+  /// Sets the shape for an n x d table (no blocks, no map).
+  void set_shape(size_t n, size_t d, size_t R, size_t C);
+  size_t block_elems() const { return R * C; }
+  size_t unique_count() const { return unique.size() / (R * C); }
+  size_t index_width() const { return map16.empty() ? 4 : 2; }
+  size_t map_at(size_t p) const { return map16.empty() ? map32[p] : map16[p]; }
+  /// Exact bytes: dedup_bytes(P, E, U) once the map is set.
+  size_t bytes() const { return unique.size() * 4 + map16.size() * 2 + map32.size() * 4; }
+  /// Clears the map and sizes it for P positions of dedup_index_width(U) bytes.
+  void reset_map(size_t U);
+  void set_index(size_t p, uint32_t u) {
+    if (map16.empty())
+      map32[p] = u;
+    else
+      map16[p] = uint16_t(u);
+  }
+  void decode_row(size_t i, float* out) const;
+  /// Rows ids[k] (checked by the caller) and rows [start, start + count) into out (d floats
+  /// each); OpenMP above 4096 rows.
+  void decode_ids(const int64_t* ids, size_t count, float* out) const;
+  void decode_range(size_t start, size_t count, float* out) const;
+  /// The unique blocks, then the map's uint16 and uint32 arrays (one of them empty).
+  void save(BinaryWriter& w) const;
+  /// Reads what save() wrote and checks it against the shape: whole blocks, U <= P, a map
+  /// of P indices below U in the width dedup_index_width(U) gives. Throws kBadInput naming
+  /// r.what() and spec.
+  void load(BinaryReader& r, const std::string& spec);
+};
+
 class DedupTable final : public TableCompressor {
  public:
   /// Sized for an n x d table at budget (a fraction of 4 n d bytes, in (0, 1]); throws
@@ -124,19 +166,19 @@ class DedupTable final : public TableCompressor {
   void load(BinaryReader& r) override;
   void decode_range(size_t start, size_t count, float* out) const override;
 
-  size_t block_rows() const { return R_; }
-  size_t block_cols() const { return C_; }
-  size_t block_positions() const { return P_; }  ///< P
+  size_t block_rows() const { return b_.R; }
+  size_t block_cols() const { return b_.C; }
+  size_t block_positions() const { return b_.P; }  ///< P
   /// Largest unique count whose bytes fit the budget.
   size_t target_unique() const { return target_; }
-  size_t unique_blocks() const { return unique_.size() / (R_ * C_); }
+  size_t unique_blocks() const { return b_.unique_count(); }
   /// P - U after compress(): positions that decode from another position's block.
-  size_t merged_blocks() const { return n_ ? P_ - unique_blocks() : 0; }
+  size_t merged_blocks() const { return n_ ? b_.P - unique_blocks() : 0; }
   /// The part of merged_blocks() that were bit-identical duplicates.
   size_t exact_merged_blocks() const { return exact_merged_; }
-  size_t index_width() const { return map16_.empty() ? 4 : 2; }
+  size_t index_width() const { return b_.index_width(); }
   /// The map: block position p's index into the unique blocks (p < block_positions()).
-  size_t unique_index(size_t p) const { return map_at(p); }
+  size_t unique_index(size_t p) const { return b_.map_at(p); }
   /// Mean squared error per table value of the decoded table, measured by compress().
   double reconstruction_mse() const { return mse_; }
   /// The loosest acceptance test that merged a block (1 and 0 when none was lossy).
@@ -144,22 +186,16 @@ class DedupTable final : public TableCompressor {
   double fp() const { return fp_; }
 
  private:
-  void decode_row(size_t i, float* out) const;
-  size_t map_at(size_t p) const { return map16_.empty() ? map32_[p] : map16_[p]; }
-
   size_t n_expected_, d_;
   DedupParams params_;
   std::string spec_;
-  size_t R_, C_, nbc_, P_;  ///< block shape, blocks per block-row, positions
   size_t target_;
   size_t n_ = 0;
   size_t exact_merged_ = 0;
   double mse_ = 0, sim_ = 1, fp_ = 0;
-  /// U x E floats, block-major, each block R x C row-major; numbered in the position
-  /// order of the block each group was merged into
-  std::vector<float> unique_;
-  std::vector<uint16_t> map16_;  ///< P indices when U <= 65536
-  std::vector<uint32_t> map32_;  ///< P indices otherwise
+  /// The shape, unique blocks and map; unique blocks are numbered in the position order of
+  /// the block each group was merged into.
+  DedupBlockMap b_;
 };
 
 }  // namespace embcomp

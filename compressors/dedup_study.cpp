@@ -110,45 +110,42 @@ DedupStudyTable::DedupStudyTable(size_t n, size_t d, DedupStudyParams params, st
   EC_CHECK(n > 0 && d > 0, kBadInput,
            spec_ << ": needs n > 0 and d > 0 (n=" << n << ", d=" << d << ")");
   params_.validate();
-  R_ = params_.rows_per_block;
-  C_ = params_.cols_per_block;
-  nbc_ = (d + C_ - 1) / C_;
-  P_ = checked_mul((n + R_ - 1) / R_, nbc_);
-  EC_CHECK(P_ <= kDedupStudyMaxPositions, kBadInput,
-           spec_ << ": " << P_ << " block positions of " << R_ << "x" << C_ << " exceed "
+  b_.set_shape(n, d, params_.rows_per_block, params_.cols_per_block);
+  EC_CHECK(b_.P <= kDedupStudyMaxPositions, kBadInput,
+           spec_ << ": " << b_.P << " block positions of " << b_.R << "x" << b_.C << " exceed "
                  << kDedupStudyMaxPositions << " (working memory); use larger blocks");
 }
 
 std::string DedupStudyTable::knob() const {
   char buf[160];
   if (n_ == 0) {
-    std::snprintf(buf, sizeof(buf), "block=%zux%zu", R_, C_);
+    std::snprintf(buf, sizeof(buf), "block=%zux%zu", b_.R, b_.C);
     return buf;
   }
-  std::snprintf(buf, sizeof(buf), "merged=%zu/%zu,block=%zux%zu", merged_blocks(), P_, R_, C_);
+  std::snprintf(buf, sizeof(buf), "merged=%zu/%zu,block=%zux%zu", merged_blocks(), b_.P, b_.R,
+                b_.C);
   std::string k = buf;
   const size_t fp32 = 4 * n_ * d_;
   if (total_bytes() > fp32) k += ",over_fp32=+" + std::to_string(total_bytes() - fp32) + "B";
   return k;
 }
 
-size_t DedupStudyTable::total_bytes() const {
-  return unique_.size() * 4 + map16_.size() * 2 + map32_.size() * 4;
-}
+size_t DedupStudyTable::total_bytes() const { return b_.bytes(); }
 
 void DedupStudyTable::compress(MatrixView<float> x) {
   check_train_input(spec_, x, d_, 1);
   EC_CHECK(x.n == n_expected_, kBadInput,
            spec_ << ": was sized for n=" << n_expected_ << " rows, got " << x.n);
   const auto t0 = Clock::now();
-  const size_t E = R_ * C_, P = P_, L = size_t(params_.L);
+  const size_t E = b_.R * b_.C, P = b_.P, L = size_t(params_.L);
   // Block p's E values, zero padded, into out; returns the real rows and columns.
   auto gather = [&](size_t p, float* out, size_t* nr, size_t* nc) {
-    const size_t rb = p / nbc_, c0 = (p % nbc_) * C_;
-    *nr = std::min(R_, x.n - rb * R_);
-    *nc = std::min(C_, d_ - c0);
+    const size_t rb = p / b_.nbc, c0 = (p % b_.nbc) * b_.C;
+    *nr = std::min(b_.R, x.n - rb * b_.R);
+    *nc = std::min(b_.C, d_ - c0);
     std::fill(out, out + E, 0.0f);
-    for (size_t i = 0; i < *nr; ++i) std::memcpy(out + i * C_, x.row(rb * R_ + i) + c0, *nc * 4);
+    for (size_t i = 0; i < *nr; ++i)
+      std::memcpy(out + i * b_.C, x.row(rb * b_.R + i) + c0, *nc * 4);
   };
 
   // 1. Hashes: hash[p * L + t] = h_t(block p), and the content hash of every block. The
@@ -201,7 +198,7 @@ void DedupStudyTable::compress(MatrixView<float> x) {
   std::vector<uint32_t> kept;                                      // position of every unique block
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_content;  // -> distinct blocks
   Buckets buckets;
-  unique_.clear();
+  b_.unique.clear();
   std::vector<float> v(E), w(E);
   std::vector<uint32_t> cand;
   exact_merged_ = 0;
@@ -235,11 +232,11 @@ void DedupStudyTable::compress(MatrixView<float> x) {
     const size_t need = size_t(std::ceil(params_.sim * double(m) - 1e-9));
     const size_t allowed = m - std::min(need, m);
     auto passes = [&](uint32_t u) {
-      const float* q = unique_.data() + size_t(u) * E;
+      const float* q = b_.unique.data() + size_t(u) * E;
       size_t off = 0;
       for (size_t i = 0; i < nr; ++i)
         for (size_t j = 0; j < nc; ++j) {
-          off += std::fabs(double(v[i * C_ + j]) - double(q[i * C_ + j])) > params_.fp;
+          off += std::fabs(double(v[i * b_.C + j]) - double(q[i * b_.C + j])) > params_.fp;
           if (off > allowed) return false;
         }
       return true;
@@ -248,12 +245,12 @@ void DedupStudyTable::compress(MatrixView<float> x) {
     // the tests (DedupStudy10x10 on glove-100-30k: 472 s against 80 s).
     for (uint32_t u : cand) {
       if (!passes(u)) continue;
-      const float* q = unique_.data() + size_t(u) * E;
+      const float* q = b_.unique.data() + size_t(u) * E;
       index[p] = u;
       done = true;
       for (size_t i = 0; i < nr; ++i)
         for (size_t j = 0; j < nc; ++j) {
-          const double e = double(v[i * C_ + j]) - double(q[i * C_ + j]);
+          const double e = double(v[i * b_.C + j]) - double(q[i * b_.C + j]);
           err += e * e;
         }
       break;
@@ -261,17 +258,17 @@ void DedupStudyTable::compress(MatrixView<float> x) {
     if (done) continue;
     const uint32_t u = uint32_t(kept.size());
     kept.push_back(uint32_t(p));
-    unique_.insert(unique_.end(), v.begin(), v.end());
+    b_.unique.insert(b_.unique.end(), v.begin(), v.end());
     for (size_t t = 0; t < L; ++t) buckets.add(uint32_t(t), hash[p * L + t], u);
     index[p] = u;
   }
   const size_t U = kept.size();
-  map16_.clear();
-  map32_.clear();
+  b_.map16.clear();
+  b_.map32.clear();
   if (dedup_index_width(U) == 2) {
-    map16_.assign(index.begin(), index.end());
+    b_.map16.assign(index.begin(), index.end());
   } else {
-    map32_ = std::move(index);
+    b_.map32 = std::move(index);
   }
   mse_ = err / (double(x.n) * double(d_));
   n_ = x.n;
@@ -279,25 +276,15 @@ void DedupStudyTable::compress(MatrixView<float> x) {
   encode_s_ = 0;
 }
 
-void DedupStudyTable::decode_row(size_t i, float* out) const {
-  const size_t E = R_ * C_, r = i % R_, base = (i / R_) * nbc_;
-  for (size_t c = 0; c < nbc_; ++c) {
-    const float* b = unique_.data() + map_at(base + c) * E + r * C_;
-    std::memcpy(out + c * C_, b, std::min(C_, d_ - c * C_) * sizeof(float));
-  }
-}
-
 void DedupStudyTable::decode_rows(const int64_t* ids, size_t count, float* out) const {
   check_ids(ids, count);
-#pragma omp parallel for if (count > 4096) schedule(static)
-  for (size_t k = 0; k < count; ++k) decode_row(size_t(ids[k]), out + k * d_);
+  b_.decode_ids(ids, count, out);
 }
 
 void DedupStudyTable::decode_range(size_t start, size_t count, float* out) const {
   EC_CHECK(start <= n_ && count <= n_ - start, kBadInput,
            spec_ << ": rows [" << start << ", " << start + count << ") outside [0, " << n_ << ")");
-#pragma omp parallel for if (count > 4096) schedule(static)
-  for (size_t k = 0; k < count; ++k) decode_row(start + k, out + k * d_);
+  b_.decode_range(start, count, out);
 }
 
 /// n, the diagnostics (exact merges, MSE), then the unique blocks and the block map (2- or
@@ -306,9 +293,7 @@ void DedupStudyTable::save(BinaryWriter& w) const {
   w.put_u64(n_);
   w.put_u64(exact_merged_);
   w.put_bytes(&mse_, sizeof(double));
-  w.put_vector(unique_);
-  w.put_vector(map16_);
-  w.put_vector(map32_);
+  b_.save(w);
 }
 
 void DedupStudyTable::load(BinaryReader& r) {
@@ -318,21 +303,9 @@ void DedupStudyTable::load(BinaryReader& r) {
       r.what() << ": " << spec_ << " stores " << n_ << " rows, the header says " << n_expected_);
   exact_merged_ = r.get_u64();
   r.get_bytes(&mse_, sizeof(double));
-  unique_ = r.get_vector<float>();
-  const size_t E = R_ * C_;
-  EC_CHECK(unique_.size() % E == 0 && unique_.size() / E <= P_, kBadInput,
-           r.what() << ": corrupt " << spec_ << " blocks");
-  const size_t U = unique_.size() / E;
-  map16_ = r.get_vector<uint16_t>();
-  map32_ = r.get_vector<uint32_t>();
-  EC_CHECK(map16_.size() + map32_.size() == P_ && (map16_.empty() || map32_.empty()) &&
-               (map16_.empty() == (dedup_index_width(U) == 4)),
-           kBadInput,
-           r.what() << ": corrupt " << spec_ << " block map (" << P_ << " positions expected)");
-  EC_CHECK(exact_merged_ <= P_ - U, kBadInput, r.what() << ": corrupt " << spec_ << " counts");
-  for (size_t p = 0; p < P_; ++p)
-    EC_CHECK(map_at(p) < U, kBadInput,
-             r.what() << ": corrupt " << spec_ << " block map: index " << map_at(p) << " >= " << U);
+  b_.load(r, spec_);
+  EC_CHECK(exact_merged_ <= b_.P - b_.unique_count(), kBadInput,
+           r.what() << ": corrupt " << spec_ << " counts");
 }
 
 namespace {

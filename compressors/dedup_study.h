@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "compressors/dedup.h"
 #include "compressors/table_compressor.h"
 
 namespace embcomp {
@@ -92,37 +93,31 @@ class DedupStudyTable final : public TableCompressor {
   void load(BinaryReader& r) override;
 
   const DedupStudyParams& params() const { return params_; }
-  size_t block_rows() const { return R_; }
-  size_t block_cols() const { return C_; }
-  size_t block_positions() const { return P_; }  ///< P
-  size_t unique_blocks() const { return unique_.size() / (R_ * C_); }
+  size_t block_rows() const { return b_.R; }
+  size_t block_cols() const { return b_.C; }
+  size_t block_positions() const { return b_.P; }  ///< P
+  size_t unique_blocks() const { return b_.unique_count(); }
   /// P - U after compress(): positions that decode from an earlier kept block.
-  size_t merged_blocks() const { return n_ ? P_ - unique_blocks() : 0; }
+  size_t merged_blocks() const { return n_ ? b_.P - unique_blocks() : 0; }
   /// The part of merged_blocks() that were bit-identical to an earlier block.
   size_t exact_merged_blocks() const { return exact_merged_; }
-  size_t index_width() const { return map16_.empty() ? 4 : 2; }
+  size_t index_width() const { return b_.index_width(); }
   /// The map: block position p's index into the unique blocks (p < block_positions()).
-  size_t unique_index(size_t p) const { return map_at(p); }
+  size_t unique_index(size_t p) const { return b_.map_at(p); }
   /// Unique block u's E values (R x C row-major, zero padded).
-  const float* unique_block(size_t u) const { return unique_.data() + u * R_ * C_; }
+  const float* unique_block(size_t u) const { return b_.unique.data() + u * b_.block_elems(); }
   /// Mean squared error per table value of the decoded table, measured by compress().
   double reconstruction_mse() const { return mse_; }
 
  private:
-  void decode_row(size_t i, float* out) const;
-  size_t map_at(size_t p) const { return map16_.empty() ? map32_[p] : map16_[p]; }
-
   size_t n_expected_, d_;
   DedupStudyParams params_;
   std::string spec_;
-  size_t R_, C_, nbc_, P_;  ///< block shape, blocks per block-row, positions
   size_t n_ = 0;
   size_t exact_merged_ = 0;
   double mse_ = 0;
-  /// U x E floats, block-major, each block R x C row-major, in position order
-  std::vector<float> unique_;
-  std::vector<uint16_t> map16_;  ///< P indices when U <= 65536
-  std::vector<uint32_t> map32_;  ///< P indices otherwise
+  /// The shape, unique blocks (the kept blocks, in position order) and map.
+  DedupBlockMap b_;
 };
 
 }  // namespace embcomp

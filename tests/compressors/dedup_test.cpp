@@ -15,6 +15,7 @@
 #include "test_data.h"
 #include "toolkit/error.h"
 #include "toolkit/registry.h"
+#include "toolkit/serialize.h"
 
 namespace embcomp {
 namespace {
@@ -325,6 +326,69 @@ TEST(Dedup, ErrorPaths) {
   EXPECT_THROW(t->decode_rows(bad_ids, 2, out.data()), Error);
   EXPECT_THROW(t->decode_rows(neg, 1, out.data()), Error);
   EXPECT_THROW(t->decode_range(199, 2, out.data()), Error);
+}
+
+// DedupBlockMap is the stored form of both Dedup@b and DedupStudy: decoding and the load
+// checks, on a hand-made 3 x 5 table of 2 x 3 blocks (nbc = 2, P = 4, E = 6).
+TEST(Dedup, BlockMapDecodesAndRefusesCorruptFiles) {
+  DedupBlockMap m;
+  m.set_shape(3, 5, 2, 3);
+  EXPECT_EQ(m.nbc, 2u);
+  EXPECT_EQ(m.P, 4u);
+  // Two unique blocks: u0 = 0..5, u1 = 10..15; positions 0, 3 -> u0, 1, 2 -> u1.
+  m.unique = {0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15};
+  m.reset_map(2);
+  EXPECT_EQ(m.index_width(), 2u);
+  const uint32_t idx[] = {0, 1, 1, 0};
+  for (size_t p = 0; p < 4; ++p) m.set_index(p, idx[p]);
+  EXPECT_EQ(m.bytes(), dedup_bytes(4, 6, 2));
+  // Row 2 is block-row 1, row 0 of its blocks: u1[0..2] then u0[0..1].
+  std::vector<float> row(5);
+  m.decode_row(2, row.data());
+  EXPECT_EQ(row, (std::vector<float>{10, 11, 12, 0, 1}));
+  const int64_t ids[] = {1, 2};
+  std::vector<float> two(10);
+  m.decode_ids(ids, 2, two.data());
+  EXPECT_EQ(two, (std::vector<float>{3, 4, 5, 13, 14, 10, 11, 12, 0, 1}));
+
+  const std::string dir = testing::temp_dir("dedup_block_map");
+  auto write = [&](const std::vector<float>& unique, const std::vector<uint16_t>& m16,
+                   const std::vector<uint32_t>& m32) {
+    BinaryWriter w(dir + "/m.bin", "m.bin");
+    w.put_vector(unique);
+    w.put_vector(m16);
+    w.put_vector(m32);
+    w.close();
+  };
+  auto load = [&] {
+    DedupBlockMap l;
+    l.set_shape(3, 5, 2, 3);
+    BinaryReader r(dir + "/m.bin", "m.bin");
+    l.load(r, "Dedup2x3@0.5");
+    return l;
+  };
+  {
+    BinaryWriter w(dir + "/m.bin", "m.bin");
+    m.save(w);
+    w.close();
+  }
+  DedupBlockMap back = load();
+  EXPECT_EQ(back.unique, m.unique);
+  EXPECT_EQ(back.map16, m.map16);
+  back.decode_row(2, row.data());
+  EXPECT_EQ(row, (std::vector<float>{10, 11, 12, 0, 1}));
+
+  const std::vector<float> u2 = m.unique;
+  write({0, 1, 2, 3, 4}, {0, 0, 0, 0}, {});  // not whole blocks
+  EXPECT_NE(error_of(load).find("corrupt Dedup2x3@0.5 blocks"), std::string::npos);
+  write(std::vector<float>(5 * 6, 1.0f), {0, 1, 2, 3}, {});  // U = 5 > P = 4
+  EXPECT_NE(error_of(load).find("corrupt Dedup2x3@0.5 blocks"), std::string::npos);
+  write(u2, {0, 1, 1}, {});  // 3 of 4 positions
+  EXPECT_NE(error_of(load).find("block map (4 positions expected)"), std::string::npos);
+  write(u2, {}, {0, 1, 1, 0});  // 4-byte indices for U = 2
+  EXPECT_NE(error_of(load).find("block map (4 positions expected)"), std::string::npos);
+  write(u2, {0, 1, 2, 0}, {});  // index 2 >= U
+  EXPECT_NE(error_of(load).find("index 2 >= 2"), std::string::npos);
 }
 
 }  // namespace
