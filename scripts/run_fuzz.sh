@@ -60,57 +60,67 @@ trap 'rm -rf "$seeds"' EXIT
 "$build_dir/embcomp_fuzz_seeds" "$seeds" 2>"$build_dir/seeds.log" ||
   { cat "$build_dir/seeds.log" >&2; echo "run_fuzz: writing the seed corpora failed" >&2; exit 1; }
 
+# The build folder's physical path: harness binaries (and their frames in reports) live there,
+# which may be outside the checkout (EMBCOMP_FUZZ_DIR).
+build_root=$(cd "$build_dir" && pwd -P)
+# llvm-symbolizer, for symbolize_reports (Debian's llvm package; llvm-14 names it with -14).
+symbolizer=""
+for s in llvm-symbolizer llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer; do
+  if command -v "$s" >/dev/null 2>&1; then symbolizer=$(command -v "$s"); break; fi
+done
+
 # symbolize_reports FILE...: writes the function and source names into the stack frames of
 # sanitizer reports printed with symbolize=0, for the frames in binaries under this checkout
-# (the harness; HDF5's and libc's frames are named by their module already). One
-# llvm-symbolizer per binary for all reports. A frame line keeps its "(module+offset)" and
-# gains " in <function> <file:line>" for it and each function inlined there, innermost
-# first. Caller frames are looked up at offset-1 (the call, not the return address), as the
-# sanitizers do.
+# or the build folder (the harness; HDF5's and libc's frames are named by their module
+# already). One llvm-symbolizer per binary for all reports. A frame line keeps its
+# "(module+offset) (BuildId: ...)" and gains " in <function> <file:line>" for it and each
+# function inlined there, innermost first. The printed offset is looked up as it is (the
+# sanitizers print the call's address, not the return address). A frame whose BuildId is
+# not the binary's now (relinked since) is left as it is: it then counts as embcomp's.
 symbolize_reports() {
   local files=() f
   for f in "$@"; do [ -f "$f" ] && files+=("$f"); done
   [ "${#files[@]}" -gt 0 ] || return 0
-  command -v llvm-symbolizer >/dev/null || { echo "run_fuzz: llvm-symbolizer is missing" >&2; return 1; }
+  [ -n "$symbolizer" ] || return 1
   local work
-  work=$(mktemp -d)
-  # "module offset caller" for each frame in this checkout's binaries
-  sed -nE 's/^ *#([0-9]+) 0x[0-9a-f]+ .*\((\/[^()+ ]+)\+(0x[0-9a-f]+)\).*/\2 \3 \1/p' "${files[@]}" |
-    awk -v root="$repo_root/" 'index($1, root) == 1 { print $1, $2, ($3 == "0" ? 0 : 1) }' |
+  work=$(mktemp -d) || return 1
+  # "module offset buildid" of each frame in a binary under one of the two roots
+  sed -nE 's/^ *#[0-9]+ 0x[0-9a-f]+ .*\((\/[^()+ ]+)\+(0x[0-9a-f]+)\)( \(BuildId: ([0-9a-f]+)\))?.*/\1 \2 \4/p' \
+    "${files[@]}" |
+    awk -v a="$repo_root/" -v b="$build_root/" 'index($1, a) == 1 || index($1, b) == 1' |
     sort -u >"$work/frames"
-  local module off caller
+  : >"$work/names"
+  local module id
   cut -d' ' -f1 "$work/frames" | sort -u | while read -r module; do
     [ -f "$module" ] || continue
-    grep -F "$module " "$work/frames" | while read -r _ off caller; do
-      printf '0x%x\n' $((off - caller))
-    done | llvm-symbolizer -C -a --inlines --obj="$module" |
-      awk -v m="$module" '
+    id=$(readelf -n "$module" 2>/dev/null | sed -n 's/^ *Build ID: *//p' | head -n1)
+    awk -v m="$module" -v id="$id" '$1 == m && ($3 == "" || $3 == id) { print $2 }' \
+      "$work/frames" >"$work/offsets"
+    [ -s "$work/offsets" ] || continue
+    "$symbolizer" -C -a --inlines --obj="$module" <"$work/offsets" |
+      awk -v m="$module" -v id="$id" '
         /^0x[0-9a-f]+$/ { addr = $0; text = ""; next }
-        /^$/ { if (addr != "") print m " " addr "\t" text; addr = ""; next }
+        /^$/ { if (addr != "") print m " " addr " " id "\t" text; addr = ""; next }
         { text = text " " $0 }' >>"$work/names"
   done
-  # The lookup key of a frame: its module and adjusted offset (computed here, not in awk).
-  while read -r module off caller; do
-    printf '%s %s %s\t%s 0x%x\n' "$module" "$off" "$caller" "$module" $((off - caller))
-  done <"$work/frames" >"$work/keys"
   for f in "${files[@]}"; do
-    awk -v keys="$work/keys" -v names="$work/names" '
+    awk -v names="$work/names" '
       BEGIN {
-        FS = "\t"
-        while ((getline l < names) > 0) { split(l, a, "\t"); name[a[1]] = a[2] }
-        while ((getline l < keys) > 0) { split(l, a, "\t"); key[a[1]] = a[2] }
-        FS = " "
+        while ((getline l < names) > 0) {
+          t = index(l, "\t")
+          name[substr(l, 1, t - 1)] = substr(l, t + 1)
+        }
       }
       {
         if (match($0, /^ *#[0-9]+ 0x[0-9a-f]+ /) && match($0, /\(\/[^()+ ]+\+0x[0-9a-f]+\)/)) {
-          mo = substr($0, RSTART + 1, RLENGTH - 2)
-          split(mo, p, "+")
-          n = $1; sub(/^#/, "", n)
-          k = p[1] " " p[2] " " (n == "0" ? 0 : 1)
-          if ((k in key) && (key[k] in name)) { print $0 " in" name[key[k]]; next }
+          split(substr($0, RSTART + 1, RLENGTH - 2), p, "+")
+          id = ""
+          if (match($0, /\(BuildId: [0-9a-f]+\)/)) id = substr($0, RSTART + 10, RLENGTH - 11)
+          k = p[1] " " p[2] " " id
+          if (k in name) { print $0 " in" name[k]; next }
         }
         print
-      }' "$f" >"$work/out" && cat "$work/out" >"$f"
+      }' "$f" >"$f.sym" && mv "$f.sym" "$f"
   done
   rm -rf "$work"
 }
@@ -143,9 +153,11 @@ for h in "${harnesses[@]}"; do
   # faults; symbolize_reports below does it once, after the run. And with
   # -entropic_scale_per_exec_time=1: libFuzzer mutates fast inputs more often than a few
   # whose vlen strings make HDF5 zero hundreds of MB (1-2 s each; docs/testing.md).
-  extra_asan="" extra_flags=()
+  # Without llvm-symbolizer the reports are symbolized in-process, as before (addr2line).
+  extra_asan="" extra_flags=() symbolize_after=0
   if [ "$h" = hdf5_reader ]; then
-    extra_asan=":quarantine_size_mb=16:symbolize=0"
+    extra_asan=":quarantine_size_mb=16"
+    [ -n "$symbolizer" ] && { extra_asan+=":symbolize=0"; symbolize_after=1; }
     extra_flags=(-entropic_scale_per_exec_time=1)
   fi
   set +e
@@ -155,12 +167,17 @@ for h in "${harnesses[@]}"; do
     "$corpus" "$seeds/$h" >"$log" 2>&1
   rc=$?
   set -e
-  [ -z "$extra_asan" ] || symbolize_reports "$log" "$child_dir"/report.*
+  if [ "$symbolize_after" = 1 ]; then
+    # Unsymbolized, a sanitizer-runtime frame in the harness counts as embcomp's: on the
+    # safe side (a false finding, not a missed one).
+    symbolize_reports "$log" "$child_dir"/report.* ||
+      echo "  run_fuzz: the reports of $h could not be symbolized; sorted as they are" >&2
+  fi
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
   crashes=$(( $(count) - before ))
   [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1  # a crash before writing its input
   # A child's report is a finding when the innermost frame that is embcomp's (a source
-  # path or binary under this checkout) or HDF5's is embcomp's, or when it is a UBSan report
+  # path or binary under this checkout or the build folder) or HDF5's is embcomp's, or when it is a UBSan report
   # (HDF5 is not instrumented): such a bug is hidden from libFuzzer, which sees only a file
   # refused as corrupt. Frames of the sanitizer runtime (by source path, or by name where it
   # has no debug info: ASan's memcpy interceptor), libc, zlib and the C++ library are passed
@@ -173,7 +190,7 @@ for h in "${harnesses[@]}"; do
     [ -f "$f" ] || continue
     grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" || continue
     top=$(grep -E '^ *#[0-9]+ 0x' "$f" | grep -vE "$runtime_frame" |
-      grep -F -e "$repo_root/" -e libhdf5 | head -n1 || true)
+      grep -F -e "$repo_root/" -e "$build_root/" -e libhdf5 | head -n1 || true)
     if ! grep -q 'runtime error:' "$f" && [[ "$top" == *libhdf5* ]]; then
       child_contained=$((child_contained + 1))
     else

@@ -24,6 +24,9 @@ packages=(
   # scripts/run_fuzz.sh: clang with libFuzzer and the sanitizer runtimes (both in
   # libclang-rt-14-dev on bookworm) and clang's OpenMP runtime
   clang libclang-rt-14-dev libomp-dev
+  # scripts/run_fuzz.sh symbolizes hdf5_reader's sanitizer reports after the run
+  # (llvm-symbolizer; clang does not pull it in without recommends)
+  llvm
   # IndexHostile.InterruptedBuildLeavesNoMixedGeneration fails build's renames with
   # strace's fault injection (skipped without it)
   strace
