@@ -387,8 +387,40 @@ TEST(Dedup, BlockMapDecodesAndRefusesCorruptFiles) {
   EXPECT_NE(error_of(load).find("block map (4 positions expected)"), std::string::npos);
   write(u2, {}, {0, 1, 1, 0});  // 4-byte indices for U = 2
   EXPECT_NE(error_of(load).find("block map (4 positions expected)"), std::string::npos);
+  write(u2, {0, 1}, {1, 0});  // both arrays, 2 + 2 entries
+  EXPECT_NE(error_of(load).find("block map (4 positions expected)"), std::string::npos);
   write(u2, {0, 1, 2, 0}, {});  // index 2 >= U
   EXPECT_NE(error_of(load).find("index 2 >= 2"), std::string::npos);
+}
+
+// Dedup@b's saved counts: more exact merges than merged positions is a corrupt file.
+TEST(Dedup, LoadRefusesImpossibleCounts) {
+  const FloatMatrix x = testing::low_rank(200, 64, 4, 0.1f, 1);
+  auto t = make_table("Dedup1x8@0.5", x.n, x.d);
+  t->compress(x.view());
+  const std::string dir = testing::temp_dir("dedup_counts");
+  {
+    BinaryWriter w(dir + "/t.bin", "t.bin");
+    t->save(w);
+    w.close();
+  }
+  auto u = make_table("Dedup1x8@0.5", x.n, x.d);
+  {
+    BinaryReader r(dir + "/t.bin", "t.bin");
+    u->load(r);
+  }
+  EXPECT_EQ(decode_all(*u), decode_all(*t));
+  // save(): n (8 bytes), then exact merges (8 bytes). Patch the latter to P - U + 1.
+  auto* d = dynamic_cast<DedupTable*>(t.get());
+  ASSERT_NE(d, nullptr);
+  const uint64_t impossible = d->merged_blocks() + 1;
+  std::FILE* f = std::fopen((dir + "/t.bin").c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fseek(f, 8, SEEK_SET), 0);
+  ASSERT_EQ(std::fwrite(&impossible, sizeof impossible, 1, f), 1u);
+  std::fclose(f);
+  BinaryReader r(dir + "/t.bin", "t.bin");
+  EXPECT_NE(error_of([&] { u->load(r); }).find("corrupt Dedup1x8@0.5 counts"), std::string::npos);
 }
 
 }  // namespace
