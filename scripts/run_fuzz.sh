@@ -13,7 +13,8 @@
 # Env:   EMBCOMP_FUZZ_DIR     build folder (default: build-fuzz)
 #        EMBCOMP_FUZZ_CORPUS  corpus folder kept between runs (default: build-fuzz/corpus)
 #        EMBCOMP_FUZZ_STRICT=1  exceptions other than embcomp::Error count as crashes
-#        FUZZ_ARGS            extra libFuzzer flags
+#        FUZZ_ARGS            extra libFuzzer flags, last on the command line (they override
+#                             the script's own, e.g. -entropic_scale_per_exec_time=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$(pwd -P)
