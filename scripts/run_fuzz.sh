@@ -139,7 +139,9 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$corpus" "$findings" "$seeds/$h"
   # -close_fd_mask=3: the loaders' warnings would flood the log; libFuzzer and the
   # sanitizers still report on their own copy of stderr.
-  count() { find "$findings" -maxdepth 1 -type f -name '*-*' | wc -l; }
+  # libFuzzer's crash-, oom-, timeout- and leak- inputs (not slow-unit-: an input over 10 s that
+  # finished, such as an HDF5 child stopped by its own time limit)
+  count() { find "$findings" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) | wc -l; }
   before=$(count)
   # Sanitizer reports from HDF5 children (toolkit/io.cpp, hdf5_in_child) go to their own
   # folder per run; sorted below.
