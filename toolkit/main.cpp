@@ -56,7 +56,7 @@ const char* kUsage =
     "  embed-text SIF text embeddings over word vectors: texts -> vectors + ids\n"
     "  ctr-gen    synthetic Criteo-like CTR data with a planted model (read as synthetic:PATH)\n"
     "  ctr-data   load a CTR log (criteo:, avazu:, synthetic:), build its cache, print its splits\n"
-    "  ctr-train  train DLRM/DCN/WDL with a compressed embedding table: AUC vs memory\n"
+    "  ctr-train  train DLRM/DCN/WDL/DeepFM with a compressed embedding table: AUC vs memory\n"
     "\n"
     "options:\n"
     "  --help     this text; 'embcomp <command> --help' for a command's options\n"
@@ -139,7 +139,7 @@ int cmd_bench(int argc, char** argv) {
   desc.add_options()
       ("methods", po::value(&methods),
        "';'-separated method specs, e.g. \"SQ8;PQ25x8;PCA64,SQ8\" [default: every registered "
-       "family, sized for the data's dimension]")
+       "family, sized for the data's dimension; with --index: Flat;SQ8;PQ@16x]")
       ("k", po::value(&opt.k)->default_value(10), "recall is k-recall@k against the exact top-k")
       ("seed", po::value(&opt.seed)->default_value(1234), "seed for every random choice")
       ("threads", po::value(&opt.threads)->default_value(0), "OpenMP threads (0 = all cores)")
