@@ -804,8 +804,10 @@ Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
 
 /// A metric name is a short word: anything else (control bytes, a page of text) is refused here
 /// rather than echoed by whoever parses it.
+constexpr size_t kMaxDistanceBytes = 64;
+
 std::string checked_distance(const std::string& path, std::string value) {
-  const bool ok = value.size() <= 64 && std::all_of(value.begin(), value.end(),
+  const bool ok = value.size() <= kMaxDistanceBytes && std::all_of(value.begin(), value.end(),
                                                     [](char c) { return c > 0x20 && c < 0x7f; });
   EC_CHECK(ok, kBadInput,
            path << ": attribute 'distance' is not a metric name: '" << printable(value) << "'");
@@ -889,6 +891,75 @@ void check_hdf5_heaps(const InFile& f) {
   }
 }
 
+/// HDF5 1.10.8 converts a variable-length string by first allocating the length its stored
+/// descriptor claims (a 32-bit count, so up to 4 GiB), then copying that many bytes, whatever
+/// the global heap holds: a 10 KB file whose "distance" attribute claimed 627 MB cost 1.2 GB and
+/// 11 s to refuse (hdf5_reader fuzz campaign, 2026-12-07). This conversion hands us the stored
+/// descriptor instead: registered as a soft conversion from a variable-length string to an
+/// opaque 4-byte type tagged kVlenLengthTag, it receives each element as the file stores it (HDF5
+/// file format spec, "Variable-length" datatype: a 4-byte little-endian length, then the global
+/// heap ID) and writes the length, which is checked before the string itself is read.
+constexpr const char* kVlenLengthTag = "embcomp: stored length of a variable-length string";
+
+herr_t vlen_length_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts,
+                        size_t buf_stride, size_t /*bkg_stride*/, void* buf, void* /*bkg*/,
+                        hid_t /*dxpl*/) {
+  switch (cdata->command) {
+    case H5T_CONV_INIT: {
+      cdata->need_bkg = H5T_BKG_NO;
+      if (H5Tis_variable_str(src) <= 0 || H5Tget_class(dst) != H5T_OPAQUE ||
+          H5Tget_size(dst) != sizeof(uint32_t))
+        return -1;
+      char* tag = H5Tget_tag(dst);
+      const bool ours = tag && std::strcmp(tag, kVlenLengthTag) == 0;
+      H5free_memory(tag);
+      return ours ? 0 : -1;
+    }
+    case H5T_CONV_CONV: {
+      const size_t src_size = H5Tget_size(src);
+      if (src_size < 4 || (buf_stride != 0 && buf_stride < src_size)) return -1;
+      const size_t in_step = buf_stride ? buf_stride : src_size;
+      const size_t out_step = buf_stride ? buf_stride : sizeof(uint32_t);
+      auto* p = static_cast<unsigned char*>(buf);
+      for (size_t i = 0; i < nelmts; ++i) {  // in place: element i is read before it is written
+        const unsigned char* in = p + i * in_step;
+        const uint32_t len = uint32_t(in[0]) | uint32_t(in[1]) << 8 | uint32_t(in[2]) << 16 |
+                             uint32_t(in[3]) << 24;
+        std::memcpy(p + i * out_step, &len, sizeof len);
+      }
+      return 0;
+    }
+    case H5T_CONV_FREE:
+      return 0;
+  }
+  return -1;
+}
+
+/// The length the scalar variable-length string attribute `attr` claims, read without HDF5
+/// allocating it (vlen_length_conv).
+uint32_t h5_vlen_stored_length(hid_t attr, const std::string& path, const std::string& what) {
+  static std::once_flag registered;
+  static bool ok = false;
+  std::call_once(registered, [] {
+    const hid_t vstr = H5Tcopy(H5T_C_S1);
+    const hid_t len = H5Tcreate(H5T_OPAQUE, sizeof(uint32_t));
+    ok = vstr >= 0 && len >= 0 && H5Tset_size(vstr, H5T_VARIABLE) >= 0 &&
+         H5Tset_tag(len, kVlenLengthTag) >= 0 &&
+         H5Tregister(H5T_PERS_SOFT, "embcomp_vlen_length", vstr, len, vlen_length_conv) >= 0;
+    if (vstr >= 0) H5Tclose(vstr);
+    if (len >= 0) H5Tclose(len);
+  });
+  EC_CHECK(ok, kRuntime, path << ": cannot set up the read of " << what << hdf5_error());
+  H5Id len = h5_check(H5Tcreate(H5T_OPAQUE, sizeof(uint32_t)), H5Tclose, path,
+                      "cannot read " + what, ErrorKind::kRuntime);
+  EC_CHECK(H5Tset_tag(len.get(), kVlenLengthTag) >= 0, kRuntime,
+           path << ": cannot read " << what << hdf5_error());
+  uint32_t stored = 0;
+  EC_CHECK(H5Aread(attr, len.get(), &stored) >= 0, kBadInput,
+           path << ": cannot read " << what << hdf5_error());
+  return stored;
+}
+
 /// The root attribute "distance", a fixed- or variable-length string; "" when absent.
 std::string h5_read_distance(hid_t file, const std::string& path) {
   if (H5Aexists(file, "distance") <= 0) {
@@ -906,6 +977,10 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
   EC_CHECK(H5Sget_simple_extent_npoints(space.get()) == 1, kBadInput,
            path << ": " << what << " is not a single string");
   if (H5Tis_variable_str(type.get()) > 0) {
+    const uint32_t stored = h5_vlen_stored_length(attr.get(), path, what);
+    EC_CHECK(stored <= kMaxDistanceBytes, kBadInput,
+             path << ": " << what << " claims a string of " << stored
+                  << " bytes, not a metric name (at most " << kMaxDistanceBytes << ")");
     H5Id mem = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot read " + what);
     EC_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
                  H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,

@@ -766,6 +766,39 @@ TEST(Io, Hdf5GlobalHeapThatDoesNotAdvanceIsRefused) {
   EXPECT_CONTAINS(error_of([&] { embcomp::check_hdf5_heaps(path); }), why);
 }
 
+// The "distance" attribute is a variable-length string: the file stores its length and where
+// in a global heap its bytes are. HDF5 1.10.8 allocates and copies the stored length before
+// reading the heap, so a 10 KB file claiming 627 MB took 1.2 GB and 11 s to refuse (hdf5_reader
+// fuzz campaign, libFuzzer timeout). The claimed length is read first and refused above 64 bytes,
+// so neither the child nor this process allocates it.
+TEST(Io, Hdf5DistanceClaimingAHugeStringIsRefusedBeforeHdf5AllocatesIt) {
+  const std::string path = test_dir() + "/claim.hdf5";
+  const FloatMatrix train = sample(20, 4, 1), test = sample(3, 4, 2);
+  embcomp::write_ann_hdf5(path, train.view(), test.view(), {}, {}, "angular");
+  EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
+  std::string b;
+  {
+    std::ifstream in(path, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The stored descriptor: length 7 ("angular"), then the heap ID, whose first field is the
+  // collection's address (HDF5 file format spec, "Variable-length" datatype, disk form).
+  const uint64_t g = b.find("GCOL");
+  ASSERT_NE(g, std::string::npos);
+  const std::string descriptor = pod(uint32_t{7}) + pod(g);
+  const size_t at = b.find(descriptor);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(b.find(descriptor, at + 1), std::string::npos);
+  for (const uint32_t claim : {uint32_t{65}, uint32_t{627000000}}) {
+    patch_file(path, at, pod(claim));
+    const std::string msg = error_of([&] { embcomp::read_ann_hdf5(path); });
+    EXPECT_CONTAINS(msg, path + ": attribute 'distance' claims a string of " +
+                             std::to_string(claim) + " bytes, not a metric name (at most 64)");
+  }
+  patch_file(path, at, pod(uint32_t{7}));
+  EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
+}
+
 // A local heap (old-style group link names) whose data segment does not end in a NUL: HDF5
 // 1.10.8 strdup()s a name past its buffer while listing the root group (heap-buffer-overflow
 // under ASan, vec_readers' fuzz campaign).
