@@ -893,40 +893,50 @@ void check_hdf5_heaps(const InFile& f) {
 
 /// HDF5 1.10.8 converts a variable-length string by first allocating the length its stored
 /// descriptor claims (a 32-bit count, so up to 4 GiB), then copying that many bytes, whatever
-/// the global heap holds: a 10 KB file whose "distance" attribute claimed 627 MB cost 1.2 GB and
-/// 11 s to refuse (hdf5_reader fuzz campaign, 2026-12-07). This conversion hands us the stored
-/// descriptor instead: registered as a soft conversion from a variable-length string to an
-/// opaque 4-byte type tagged kVlenLengthTag, it receives each element as the file stores it (HDF5
-/// file format spec, "Variable-length" datatype: a 4-byte little-endian length, then the global
-/// heap ID) and writes the length, which is checked before the string itself is read.
-constexpr const char* kVlenLengthTag = "embcomp: stored length of a variable-length string";
+/// the global heap object holds: a 10 KB file whose "distance" attribute claimed 627 MB cost
+/// 1.2 GB and 11 s (hdf5_reader fuzz campaign, 2026-12-07), and a claim longer than the object
+/// read uninitialized bytes. This conversion hands us the stored descriptor instead: registered
+/// as a soft conversion from a variable-length string to the opaque type tagged kVlenTag, it
+/// receives each element as the file stores it (HDF5 file format spec, "Variable-length"
+/// datatype, and "Global Heap ID": a 4-byte length, the collection's address in the file's size
+/// of offsets, a 4-byte object index, all little-endian) and writes a VlenDescriptor.
+constexpr const char* kVlenTag = "embcomp: stored descriptor of a variable-length string";
 
-herr_t vlen_length_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts,
-                        size_t buf_stride, size_t /*bkg_stride*/, void* buf, void* /*bkg*/,
-                        hid_t /*dxpl*/) {
+struct VlenDescriptor {
+  uint32_t length = 0;        ///< elements (bytes, for a string) the file says it holds
+  uint32_t index = 0;         ///< object index in the global heap collection
+  uint64_t collection = 0;    ///< address of the collection, relative to the base address
+};
+
+herr_t vlen_descriptor_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts,
+                            size_t /*buf_stride*/, size_t /*bkg_stride*/, void* buf, void* /*bkg*/,
+                            hid_t /*dxpl*/) {
   switch (cdata->command) {
     case H5T_CONV_INIT: {
       cdata->need_bkg = H5T_BKG_NO;
       if (H5Tis_variable_str(src) <= 0 || H5Tget_class(dst) != H5T_OPAQUE ||
-          H5Tget_size(dst) != sizeof(uint32_t))
+          H5Tget_size(dst) != sizeof(VlenDescriptor))
         return -1;
       char* tag = H5Tget_tag(dst);
-      const bool ours = tag && std::strcmp(tag, kVlenLengthTag) == 0;
+      const bool ours = tag && std::strcmp(tag, kVlenTag) == 0;
       H5free_memory(tag);
       return ours ? 0 : -1;
     }
     case H5T_CONV_CONV: {
-      const size_t src_size = H5Tget_size(src);
-      if (src_size < 4 || (buf_stride != 0 && buf_stride < src_size)) return -1;
-      const size_t in_step = buf_stride ? buf_stride : src_size;
-      const size_t out_step = buf_stride ? buf_stride : sizeof(uint32_t);
-      auto* p = static_cast<unsigned char*>(buf);
-      for (size_t i = 0; i < nelmts; ++i) {  // in place: element i is read before it is written
-        const unsigned char* in = p + i * in_step;
-        const uint32_t len = uint32_t(in[0]) | uint32_t(in[1]) << 8 | uint32_t(in[2]) << 16 |
-                             uint32_t(in[3]) << 24;
-        std::memcpy(p + i * out_step, &len, sizeof len);
-      }
+      const size_t src_size = H5Tget_size(src);  // 4 + size of offsets + 4
+      if (src_size < 4 + 1 + 4 || src_size > 4 + 8 + 4 || nelmts > 1) return -1;
+      const size_t addr_size = src_size - 8;
+      const auto* in = static_cast<const unsigned char*>(buf);
+      auto le = [&](size_t at, size_t bytes) {
+        uint64_t v = 0;
+        for (size_t b = 0; b < bytes; ++b) v |= uint64_t(in[at + b]) << (8 * b);
+        return v;
+      };
+      VlenDescriptor d;
+      d.length = uint32_t(le(0, 4));
+      d.collection = le(4, addr_size);
+      d.index = uint32_t(le(4 + addr_size, 4));
+      if (nelmts == 1) std::memcpy(buf, &d, sizeof d);  // the buffer holds max(src, dst) bytes
       return 0;
     }
     case H5T_CONV_FREE:
@@ -935,29 +945,63 @@ herr_t vlen_length_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts,
   return -1;
 }
 
-/// The length the scalar variable-length string attribute `attr` claims, read without HDF5
-/// allocating it (vlen_length_conv).
-uint32_t h5_vlen_stored_length(hid_t attr, const std::string& path, const std::string& what) {
+/// The descriptor of the scalar variable-length string attribute `attr`, read without HDF5
+/// allocating the string (vlen_descriptor_conv).
+VlenDescriptor h5_vlen_descriptor(hid_t attr, const std::string& path, const std::string& what) {
   static std::once_flag registered;
   static bool ok = false;
   std::call_once(registered, [] {
     const hid_t vstr = H5Tcopy(H5T_C_S1);
-    const hid_t len = H5Tcreate(H5T_OPAQUE, sizeof(uint32_t));
-    ok = vstr >= 0 && len >= 0 && H5Tset_size(vstr, H5T_VARIABLE) >= 0 &&
-         H5Tset_tag(len, kVlenLengthTag) >= 0 &&
-         H5Tregister(H5T_PERS_SOFT, "embcomp_vlen_length", vstr, len, vlen_length_conv) >= 0;
+    const hid_t desc = H5Tcreate(H5T_OPAQUE, sizeof(VlenDescriptor));
+    ok = vstr >= 0 && desc >= 0 && H5Tset_size(vstr, H5T_VARIABLE) >= 0 &&
+         H5Tset_tag(desc, kVlenTag) >= 0 &&
+         H5Tregister(H5T_PERS_SOFT, "embcomp_vlen_descriptor", vstr, desc,
+                     vlen_descriptor_conv) >= 0;
     if (vstr >= 0) H5Tclose(vstr);
-    if (len >= 0) H5Tclose(len);
+    if (desc >= 0) H5Tclose(desc);
   });
   EC_CHECK(ok, kRuntime, path << ": cannot set up the read of " << what << hdf5_error());
-  H5Id len = h5_check(H5Tcreate(H5T_OPAQUE, sizeof(uint32_t)), H5Tclose, path,
-                      "cannot read " + what, ErrorKind::kRuntime);
-  EC_CHECK(H5Tset_tag(len.get(), kVlenLengthTag) >= 0, kRuntime,
+  H5Id desc = h5_check(H5Tcreate(H5T_OPAQUE, sizeof(VlenDescriptor)), H5Tclose, path,
+                       "cannot read " + what, ErrorKind::kRuntime);
+  EC_CHECK(H5Tset_tag(desc.get(), kVlenTag) >= 0, kRuntime,
            path << ": cannot read " << what << hdf5_error());
-  uint32_t stored = 0;
-  EC_CHECK(H5Aread(attr, len.get(), &stored) >= 0, kBadInput,
+  VlenDescriptor d;
+  EC_CHECK(H5Aread(attr, desc.get(), &d) >= 0, kBadInput,
            path << ": cannot read " << what << hdf5_error());
-  return stored;
+  return d;
+}
+
+/// The size of object `index` of the global heap collection at byte `at` of the file; throws
+/// when there is no such collection or object. The collection's objects were checked to
+/// advance and end inside it by check_hdf5_heaps before H5Fopen.
+uint64_t gcol_object_size(const std::string& path, uint64_t at, uint32_t index,
+                          const std::string& what) {
+  InFile f(path);
+  constexpr uint64_t kGcolHeader = 16, kObject = 16;
+  unsigned char h[kGcolHeader];
+  uint64_t size = 0;
+  const bool found = at < f.size() && kGcolHeader <= f.size() - at &&
+                     (f.read_at(at, h, sizeof h), std::memcmp(h, "GCOL", 4) == 0) &&
+                     (std::memcpy(&size, h + 8, 8), size >= kGcolHeader) &&
+                     size <= f.size() - at;
+  EC_CHECK(found, kBadInput,
+           path << ": " << what << " points to byte " << at
+                << ", where there is no global heap collection");
+  const uint64_t end = at + size;
+  for (uint64_t q = at + kGcolHeader; q + kObject <= end;) {
+    unsigned char o[kObject];
+    f.read_at(q, o, sizeof o);
+    uint16_t idx;
+    uint64_t osize;
+    std::memcpy(&idx, o, 2);
+    std::memcpy(&osize, o + 8, 8);
+    if (idx == 0) break;  // the free space: the rest of the collection
+    if (idx == index) return osize;
+    if (osize > end - q - kObject) break;
+    q += kObject + (osize + 7) / 8 * 8;
+  }
+  EC_THROW(kBadInput, path << ": " << what << " names object " << index
+                           << " of the global heap at byte " << at << ", which has none");
 }
 
 /// The root attribute "distance", a fixed- or variable-length string; "" when absent.
@@ -977,10 +1021,22 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
   EC_CHECK(H5Sget_simple_extent_npoints(space.get()) == 1, kBadInput,
            path << ": " << what << " is not a single string");
   if (H5Tis_variable_str(type.get()) > 0) {
-    const uint32_t stored = h5_vlen_stored_length(attr.get(), path, what);
-    EC_CHECK(stored <= kMaxDistanceBytes, kBadInput,
-             path << ": " << what << " claims a string of " << stored
+    const VlenDescriptor stored = h5_vlen_descriptor(attr.get(), path, what);
+    EC_CHECK(stored.length <= kMaxDistanceBytes, kBadInput,
+             path << ": " << what << " claims a string of " << stored.length
                   << " bytes, not a metric name (at most " << kMaxDistanceBytes << ")");
+    if (stored.length > 0) {
+      H5Id fcpl = h5_check(H5Fget_create_plist(file), H5Pclose, path, "cannot read " + what);
+      hsize_t base = 0;  // addresses are relative to the base address, after any user block
+      EC_CHECK(H5Pget_userblock(fcpl.get(), &base) >= 0, kBadInput,
+               path << ": cannot read " << what << hdf5_error());
+      const uint64_t at = stored.collection > UINT64_MAX - base ? UINT64_MAX
+                                                                 : base + stored.collection;
+      const uint64_t held = gcol_object_size(path, at, stored.index, what);
+      EC_CHECK(stored.length <= held, kBadInput,
+               path << ": " << what << " claims a string of " << stored.length
+                    << " bytes but its global heap object holds " << held);
+    }
     H5Id mem = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot read " + what);
     EC_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
                  H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,

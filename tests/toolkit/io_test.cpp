@@ -245,6 +245,18 @@ class H5Writer {
   void external_link(const char* name, const std::string& file, const char* target) {
     EXPECT_GE(H5Lcreate_external(file.c_str(), target, file_, name, H5P_DEFAULT, H5P_DEFAULT), 0);
   }
+  /// A scalar variable-length string attribute on the root (as h5py writes f.attrs[name]).
+  void vlen_string(const char* name, const std::string& value) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char* s = value.c_str();
+    EXPECT_GE(H5Awrite(attr, type, &s), 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
   /// A fixed-length string attribute on the root, `size` bytes with the given padding.
   void fixed_string(const char* name, const std::string& value, size_t size, H5T_str_t pad) {
     const hid_t type = H5Tcopy(H5T_C_S1);
@@ -769,8 +781,8 @@ TEST(Io, Hdf5GlobalHeapThatDoesNotAdvanceIsRefused) {
 // The "distance" attribute is a variable-length string: the file stores its length and where
 // in a global heap its bytes are. HDF5 1.10.8 allocates and copies the stored length before
 // reading the heap, so a 10 KB file claiming 627 MB took 1.2 GB and 11 s to refuse (hdf5_reader
-// fuzz campaign, libFuzzer timeout). The claimed length is read first and refused above 64 bytes,
-// so neither the child nor this process allocates it.
+// fuzz campaign, libFuzzer timeout). The stored length is read first and refused above 64 bytes
+// or above what its global heap object holds, so neither the child nor this process allocates it.
 TEST(Io, Hdf5DistanceClaimingAHugeStringIsRefusedBeforeHdf5AllocatesIt) {
   const std::string path = test_dir() + "/claim.hdf5";
   const FloatMatrix train = sample(20, 4, 1), test = sample(3, 4, 2);
@@ -795,8 +807,43 @@ TEST(Io, Hdf5DistanceClaimingAHugeStringIsRefusedBeforeHdf5AllocatesIt) {
     EXPECT_CONTAINS(msg, path + ": attribute 'distance' claims a string of " +
                              std::to_string(claim) + " bytes, not a metric name (at most 64)");
   }
+  // Within 64 bytes but longer than the 7 bytes the heap object holds: HDF5 would copy bytes
+  // past them (uninitialized memory, so the value read would vary from run to run).
+  patch_file(path, at, pod(uint32_t{8}));
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  path + ": attribute 'distance' claims a string of 8 bytes but its global heap "
+                         "object holds 7");
   patch_file(path, at, pod(uint32_t{7}));
   EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
+  // The heap ID: an object index the collection lacks, then an address with no collection.
+  patch_file(path, at + 12, pod(uint32_t{5}));
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  path + ": attribute 'distance' names object 5 of the global heap at byte " +
+                      std::to_string(g) + ", which has none");
+  patch_file(path, at + 12, pod(uint32_t{1}));
+  patch_file(path, at + 4, pod(g + 8));
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  path + ": attribute 'distance' points to byte " + std::to_string(g + 8) +
+                      ", where there is no global heap collection");
+  patch_file(path, at + 4, pod(g));
+  EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
+}
+
+// The heap ID's address is relative to the base address, which a user block moves: the
+// descriptor check must find the collection there, and the empty string has no heap object.
+TEST(Io, Hdf5VariableLengthDistanceAfterAUserBlockAndEmpty) {
+  const std::string path = test_dir() + "/ub.hdf5";
+  for (const hsize_t userblock : {hsize_t{0}, hsize_t{512}, hsize_t{4096}}) {
+    for (const std::string value : {"dot", "", "euclidean"}) {
+      {
+        H5Writer w(path, userblock);
+        w.floats("train", sample(6, 4));
+        w.floats("test", sample(2, 4));
+        w.vlen_string("distance", value);
+      }
+      EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, value) << "user block " << userblock;
+    }
+  }
 }
 
 // A local heap (old-style group link names) whose data segment does not end in a NUL: HDF5
