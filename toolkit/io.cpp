@@ -27,6 +27,7 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -807,11 +808,97 @@ Matrix<Dst> h5_read(hid_t file, const std::string& path, uint64_t file_size,
 constexpr size_t kMaxDistanceBytes = 64;
 
 std::string checked_distance(const std::string& path, std::string value) {
-  const bool ok = value.size() <= kMaxDistanceBytes && std::all_of(value.begin(), value.end(),
-                                                    [](char c) { return c > 0x20 && c < 0x7f; });
+  const bool ok =
+      value.size() <= kMaxDistanceBytes &&
+      std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   EC_CHECK(ok, kBadInput,
            path << ": attribute 'distance' is not a metric name: '" << printable(value) << "'");
   return value;
+}
+
+/// A little-endian unsigned integer of `bytes` (at most 8) bytes.
+uint64_t load_le(const unsigned char* p, size_t bytes) {
+  uint64_t v = 0;
+  for (size_t b = 0; b < bytes; ++b) v |= uint64_t(p[b]) << (8 * b);
+  return v;
+}
+
+// A global heap collection (HDF5 file format spec, "Global Heap"): "GCOL", version 1, three
+// reserved bytes and the collection's size; then objects, each its index (2 bytes), reference
+// count (2), 4 reserved bytes and its size, followed by its data padded to 8 bytes. Both sizes
+// take the file's "size of lengths" bytes (8 unless the file was made otherwise). Index 0 is
+// the free space, whose size counts its own header.
+constexpr uint64_t kGcolPrefix = 8;        // "GCOL", version, reserved
+constexpr uint64_t kGcolObjectPrefix = 8;  // index, reference count, reserved
+constexpr uint64_t kGcolMinSize = 4096;    // HDF5 refuses smaller collections
+constexpr unsigned kDefaultLengthSize = 8;
+
+/// The size of the collection at byte g if HDF5 1.10.8 would load it (version 1, at least
+/// kGcolMinSize, inside the file); 0 when it would not.
+uint64_t gcol_size(const InFile& f, uint64_t g, unsigned length_size) {
+  const uint64_t header = kGcolPrefix + length_size;
+  if (g >= f.size() || header > f.size() - g) return 0;
+  unsigned char h[kGcolPrefix + 8];
+  f.read_at(g, h, size_t(header));
+  if (std::memcmp(h, "GCOL", 4) != 0 || h[4] != 1) return 0;
+  const uint64_t size = load_le(h + kGcolPrefix, length_size);
+  return size >= kGcolMinSize && size <= f.size() - g ? size : 0;
+}
+
+/// Walks the objects of the collection at byte g (of `size`, from gcol_size) the way HDF5
+/// 1.10.8 loads them (H5HG__cache_heap_deserialize): fn(index, object size, byte) for each, the
+/// free space included; a tail too small for an object header is free space. Throws on an
+/// object that does not advance or runs past the collection, where HDF5 loops or overruns.
+template <class Fn>
+void walk_gcol(const InFile& f, uint64_t g, uint64_t size, unsigned length_size, Fn&& fn) {
+  const uint64_t object_header = kGcolObjectPrefix + length_size;
+  const uint64_t end = g + size;
+  for (uint64_t q = g + kGcolPrefix + length_size; q + object_header <= end;) {
+    unsigned char o[kGcolObjectPrefix + 8];
+    f.read_at(q, o, size_t(object_header));
+    const auto idx = uint16_t(load_le(o, 2));
+    const uint64_t osize = load_le(o + kGcolObjectPrefix, length_size);
+    const uint64_t room = end - q;
+    const uint64_t need =
+        idx > 0 ? (osize > room ? room + 1 : object_header + (osize + 7) / 8 * 8) : osize;
+    EC_CHECK(
+        need >= object_header && need <= room, kBadInput,
+        f.path() << ": corrupt HDF5 global heap at byte " << g << ": object " << idx << " of size "
+                 << osize << " at byte " << q
+                 << (need < object_header ? " does not advance" : " runs past the collection"));
+    fn(idx, osize, q);
+    q += need;
+  }
+}
+
+/// Where a file's addresses count from and how wide its offsets and lengths are (HDF5 file
+/// format spec, "Superblock": at byte 0, 512, 1024, 2048, ...; the sizes at bytes 13-14 in
+/// versions 0 and 1, 9-10 in versions 2 and 3; the base address is the superblock's position,
+/// after any user block). The defaults (0, 8, 8) when there is no superblock HDF5 can read,
+/// as HDF5 then refuses the file anyway.
+struct Hdf5Layout {
+  uint64_t base = 0;
+  unsigned offset_bytes = 8;
+  unsigned length_bytes = kDefaultLengthSize;
+};
+
+Hdf5Layout hdf5_layout(const InFile& f) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  constexpr uint64_t kHead = 16;
+  constexpr uint64_t kFirstUserBlock = 512;
+  auto valid = [](unsigned b) { return b == 2 || b == 4 || b == 8; };
+  for (uint64_t at = 0; at < f.size() && kHead <= f.size() - at;
+       at = at == 0 ? kFirstUserBlock : at * 2) {
+    unsigned char h[kHead];
+    f.read_at(at, h, sizeof h);
+    if (std::memcmp(h, kSignature, sizeof kSignature) != 0) continue;
+    const unsigned version = h[8];
+    const unsigned offsets = version < 2 ? h[13] : h[9];
+    const unsigned lengths = version < 2 ? h[14] : h[10];
+    if (version > 3 || !valid(offsets) || !valid(lengths)) return {};
+    return {at, offsets, lengths};
+  }
+  return {};
 }
 
 /// Two HDF5 1.10.8 bugs on corrupt heaps, found by vec_readers' fuzz campaign, are
@@ -830,39 +917,19 @@ std::string checked_distance(const std::string& path, std::string value) {
 /// data) can make a file refused, never accepted wrongly; the scan reads the file once.
 void check_hdf5_heaps(const InFile& f) {
   const std::string& path = f.path();
-  constexpr uint64_t kGcolHeader = 16;  // "GCOL", version, 3 reserved, collection size
-  constexpr uint64_t kObject = 16;      // index (2), references (2), reserved (4), size (8)
-  constexpr uint64_t kHeapHeader = 32;  // "HEAP", version, 3 reserved, size, free, address
+  const Hdf5Layout lay = hdf5_layout(f);
+  // "HEAP", version, 3 reserved, data segment size, free list offset (lengths), address (offsets)
+  const uint64_t heap_header = kGcolPrefix + 2 * lay.length_bytes + lay.offset_bytes;
   auto check_gcol = [&](uint64_t g) {
-    unsigned char h[kGcolHeader];
-    f.read_at(g, h, sizeof h);
-    uint64_t size;
-    std::memcpy(&size, h + 8, 8);
-    if (h[4] != 1 || size < 4096 || size > f.size() - g) return;  // HDF5 refuses these
-    const uint64_t end = g + size;
-    for (uint64_t q = g + kGcolHeader; q + kObject <= end;) {
-      unsigned char o[kObject];
-      f.read_at(q, o, sizeof o);
-      uint16_t idx;
-      uint64_t osize;
-      std::memcpy(&idx, o, 2);
-      std::memcpy(&osize, o + 8, 8);
-      const uint64_t room = end - q;
-      const uint64_t need =
-          idx > 0 ? (osize > room ? room + 1 : kObject + (osize + 7) / 8 * 8) : osize;
-      EC_CHECK(need >= kObject && need <= room, kBadInput,
-               path << ": corrupt HDF5 global heap at byte " << g << ": object " << idx
-                    << " of size " << osize << " at byte " << q
-                    << (need < kObject ? " does not advance" : " runs past the collection"));
-      q += need;
-    }
+    const uint64_t size = gcol_size(f, g, lay.length_bytes);
+    if (size > 0) walk_gcol(f, g, size, lay.length_bytes, [](uint16_t, uint64_t, uint64_t) {});
   };
   auto check_heap = [&](uint64_t h0) {
-    unsigned char h[kHeapHeader];
-    f.read_at(h0, h, sizeof h);
-    uint64_t size, addr;
-    std::memcpy(&size, h + 8, 8);
-    std::memcpy(&addr, h + 24, 8);
+    unsigned char h[kGcolPrefix + 3 * 8];
+    f.read_at(h0, h, size_t(heap_header));
+    const uint64_t size = load_le(h + kGcolPrefix, lay.length_bytes);
+    const uint64_t rel = load_le(h + kGcolPrefix + 2 * lay.length_bytes, lay.offset_bytes);
+    const uint64_t addr = rel > UINT64_MAX - lay.base ? UINT64_MAX : lay.base + rel;
     if (h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 || size == 0 || addr >= f.size() ||
         size > f.size() - addr)
       return;  // not a local heap HDF5 can load
@@ -882,30 +949,33 @@ void check_hdf5_heaps(const InFile& f) {
     const char* end = buf.data() + len;
     for (const char* p = buf.data();
          (p = static_cast<const char*>(memmem(p, size_t(end - p), "GCOL", 4))); ++p)
-      if (at + uint64_t(p - buf.data()) + kGcolHeader <= f.size())
-        check_gcol(at + uint64_t(p - buf.data()));
+      check_gcol(at + uint64_t(p - buf.data()));
     for (const char* p = buf.data();
          (p = static_cast<const char*>(memmem(p, size_t(end - p), "HEAP", 4))); ++p)
-      if (at + uint64_t(p - buf.data()) + kHeapHeader <= f.size())
+      if (at + uint64_t(p - buf.data()) + heap_header <= f.size())
         check_heap(at + uint64_t(p - buf.data()));
   }
 }
 
 /// HDF5 1.10.8 converts a variable-length string by first allocating the length its stored
-/// descriptor claims (a 32-bit count, so up to 4 GiB), then copying that many bytes, whatever
-/// the global heap object holds: a 10 KB file whose "distance" attribute claimed 627 MB cost
-/// 1.2 GB and 11 s (hdf5_reader fuzz campaign, 2026-12-07), and a claim longer than the object
-/// read uninitialized bytes. This conversion hands us the stored descriptor instead: registered
-/// as a soft conversion from a variable-length string to the opaque type tagged kVlenTag, it
-/// receives each element as the file stores it (HDF5 file format spec, "Variable-length"
-/// datatype, and "Global Heap ID": a 4-byte length, the collection's address in the file's size
-/// of offsets, a 4-byte object index, all little-endian) and writes a VlenDescriptor.
+/// descriptor claims (a 32-bit count, so up to 4 GiB) and copying that many bytes, then copying
+/// the global heap object, whatever its own size, into that buffer: a 10 KB file whose
+/// "distance" attribute claimed 627 MB cost 1.2 GB and 11 s (hdf5_reader fuzz campaign,
+/// 2026-12-07), and an object longer than the claim overruns the buffer. This conversion hands
+/// us the stored descriptor instead: registered as a soft conversion from a variable-length
+/// string to the opaque type tagged kVlenTag, it receives each element as the file stores it
+/// (HDF5 file format spec, "Variable-length" datatype and "Global Heap ID": a 4-byte length,
+/// the collection's address in the file's size of offsets, a 4-byte object index, all
+/// little-endian) and writes a VlenDescriptor, checked before the string is read.
 constexpr const char* kVlenTag = "embcomp: stored descriptor of a variable-length string";
+constexpr size_t kVlenLengthBytes = 4;  // the stored length, and the heap ID's object index
+constexpr size_t kMaxOffsetBytes = 8;
 
 struct VlenDescriptor {
   uint32_t length = 0;        ///< elements (bytes, for a string) the file says it holds
   uint32_t index = 0;         ///< object index in the global heap collection
   uint64_t collection = 0;    ///< address of the collection, relative to the base address
+  uint64_t offset_bytes = 0;  ///< the size of offsets the stored form implies
 };
 
 herr_t vlen_descriptor_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts,
@@ -923,20 +993,17 @@ herr_t vlen_descriptor_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nel
       return ours ? 0 : -1;
     }
     case H5T_CONV_CONV: {
-      const size_t src_size = H5Tget_size(src);  // 4 + size of offsets + 4
-      if (src_size < 4 + 1 + 4 || src_size > 4 + 8 + 4 || nelmts > 1) return -1;
-      const size_t addr_size = src_size - 8;
+      if (nelmts == 0) return 0;
+      const size_t src_size = H5Tget_size(src);
+      const size_t fixed = 2 * kVlenLengthBytes;
+      if (nelmts > 1 || src_size <= fixed || src_size > fixed + kMaxOffsetBytes) return -1;
       const auto* in = static_cast<const unsigned char*>(buf);
-      auto le = [&](size_t at, size_t bytes) {
-        uint64_t v = 0;
-        for (size_t b = 0; b < bytes; ++b) v |= uint64_t(in[at + b]) << (8 * b);
-        return v;
-      };
       VlenDescriptor d;
-      d.length = uint32_t(le(0, 4));
-      d.collection = le(4, addr_size);
-      d.index = uint32_t(le(4 + addr_size, 4));
-      if (nelmts == 1) std::memcpy(buf, &d, sizeof d);  // the buffer holds max(src, dst) bytes
+      d.offset_bytes = src_size - fixed;
+      d.length = uint32_t(load_le(in, kVlenLengthBytes));
+      d.collection = load_le(in + kVlenLengthBytes, d.offset_bytes);
+      d.index = uint32_t(load_le(in + kVlenLengthBytes + d.offset_bytes, kVlenLengthBytes));
+      std::memcpy(buf, &d, sizeof d);  // H5Aread's buffer holds max(src, dst) bytes
       return 0;
     }
     case H5T_CONV_FREE:
@@ -955,8 +1022,8 @@ VlenDescriptor h5_vlen_descriptor(hid_t attr, const std::string& path, const std
     const hid_t desc = H5Tcreate(H5T_OPAQUE, sizeof(VlenDescriptor));
     ok = vstr >= 0 && desc >= 0 && H5Tset_size(vstr, H5T_VARIABLE) >= 0 &&
          H5Tset_tag(desc, kVlenTag) >= 0 &&
-         H5Tregister(H5T_PERS_SOFT, "embcomp_vlen_descriptor", vstr, desc,
-                     vlen_descriptor_conv) >= 0;
+         H5Tregister(H5T_PERS_SOFT, "embcomp_vlen_descriptor", vstr, desc, vlen_descriptor_conv) >=
+             0;
     if (vstr >= 0) H5Tclose(vstr);
     if (desc >= 0) H5Tclose(desc);
   });
@@ -971,37 +1038,40 @@ VlenDescriptor h5_vlen_descriptor(hid_t attr, const std::string& path, const std
   return d;
 }
 
-/// The size of object `index` of the global heap collection at byte `at` of the file; throws
-/// when there is no such collection or object. The collection's objects were checked to
-/// advance and end inside it by check_hdf5_heaps before H5Fopen.
-uint64_t gcol_object_size(const std::string& path, uint64_t at, uint32_t index,
-                          const std::string& what) {
+/// Checks that the global heap object `d` names holds exactly the stored length, as HDF5
+/// 1.10.8 then copies the object's own size into a buffer sized by the stored length
+/// (H5HG_read): a longer object overruns it, a shorter one leaves bytes unread. The object is
+/// looked up as HDF5 loads the collection (walk_gcol: a later object of the same index replaces
+/// an earlier one); one that is not there is refused, since HDF5 checks the index only by
+/// assert.
+void check_vlen_object(const std::string& path, hid_t file, const VlenDescriptor& d,
+                       const std::string& what) {
+  H5Id fcpl = h5_check(H5Fget_create_plist(file), H5Pclose, path, "cannot read " + what,
+                       ErrorKind::kRuntime);
+  hsize_t base = 0;  // addresses count from the base address, which follows any user block
+  size_t offset_bytes = 0, length_bytes = 0;
+  EC_CHECK(H5Pget_userblock(fcpl.get(), &base) >= 0 &&
+               H5Pget_sizes(fcpl.get(), &offset_bytes, &length_bytes) >= 0,
+           kRuntime, path << ": cannot read " << what << hdf5_error());
+  EC_CHECK(d.offset_bytes == offset_bytes && length_bytes >= 1 && length_bytes <= 8, kBadInput,
+           path << ": " << what << " is stored with " << d.offset_bytes
+                << "-byte addresses in a file of " << offset_bytes << "-byte ones");
   InFile f(path);
-  constexpr uint64_t kGcolHeader = 16, kObject = 16;
-  unsigned char h[kGcolHeader];
-  uint64_t size = 0;
-  const bool found = at < f.size() && kGcolHeader <= f.size() - at &&
-                     (f.read_at(at, h, sizeof h), std::memcmp(h, "GCOL", 4) == 0) &&
-                     (std::memcpy(&size, h + 8, 8), size >= kGcolHeader) &&
-                     size <= f.size() - at;
-  EC_CHECK(found, kBadInput,
+  const uint64_t at = d.collection > UINT64_MAX - base ? UINT64_MAX : base + d.collection;
+  const uint64_t size = gcol_size(f, at, unsigned(length_bytes));
+  EC_CHECK(size > 0, kBadInput,
            path << ": " << what << " points to byte " << at
                 << ", where there is no global heap collection");
-  const uint64_t end = at + size;
-  for (uint64_t q = at + kGcolHeader; q + kObject <= end;) {
-    unsigned char o[kObject];
-    f.read_at(q, o, sizeof o);
-    uint16_t idx;
-    uint64_t osize;
-    std::memcpy(&idx, o, 2);
-    std::memcpy(&osize, o + 8, 8);
-    if (idx == 0) break;  // the free space: the rest of the collection
-    if (idx == index) return osize;
-    if (osize > end - q - kObject) break;
-    q += kObject + (osize + 7) / 8 * 8;
-  }
-  EC_THROW(kBadInput, path << ": " << what << " names object " << index
-                           << " of the global heap at byte " << at << ", which has none");
+  std::optional<uint64_t> held;
+  walk_gcol(f, at, size, unsigned(length_bytes), [&](uint16_t idx, uint64_t osize, uint64_t) {
+    if (idx > 0 && idx == d.index) held = osize;
+  });
+  EC_CHECK(held.has_value(), kBadInput,
+           path << ": " << what << " names object " << d.index << " of the global heap at byte "
+                << at << ", which has none");
+  EC_CHECK(*held == d.length, kBadInput,
+           path << ": " << what << " claims a string of " << d.length
+                << " bytes but its global heap object holds " << *held);
 }
 
 /// The root attribute "distance", a fixed- or variable-length string; "" when absent.
@@ -1025,18 +1095,8 @@ std::string h5_read_distance(hid_t file, const std::string& path) {
     EC_CHECK(stored.length <= kMaxDistanceBytes, kBadInput,
              path << ": " << what << " claims a string of " << stored.length
                   << " bytes, not a metric name (at most " << kMaxDistanceBytes << ")");
-    if (stored.length > 0) {
-      H5Id fcpl = h5_check(H5Fget_create_plist(file), H5Pclose, path, "cannot read " + what);
-      hsize_t base = 0;  // addresses are relative to the base address, after any user block
-      EC_CHECK(H5Pget_userblock(fcpl.get(), &base) >= 0, kBadInput,
-               path << ": cannot read " << what << hdf5_error());
-      const uint64_t at = stored.collection > UINT64_MAX - base ? UINT64_MAX
-                                                                 : base + stored.collection;
-      const uint64_t held = gcol_object_size(path, at, stored.index, what);
-      EC_CHECK(stored.length <= held, kBadInput,
-               path << ": " << what << " claims a string of " << stored.length
-                    << " bytes but its global heap object holds " << held);
-    }
+    // HDF5 reads the heap whenever the address is not 0 (0 is the null string).
+    if (stored.collection != 0) check_vlen_object(path, file, stored, what);
     H5Id mem = h5_check(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot read " + what);
     EC_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
                  H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,

@@ -175,9 +175,10 @@ void expect_same(const embcomp::Matrix<T>& got, const embcomp::Matrix<T>& want) 
 /// Minimal HDF5 writer for crafting files our writer would not produce.
 class H5Writer {
  public:
-  explicit H5Writer(const std::string& path, hsize_t userblock = 0) {
+  explicit H5Writer(const std::string& path, hsize_t userblock = 0, size_t offset_bytes = 8) {
     const hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (userblock > 0) H5Pset_userblock(fcpl, userblock);
+    if (offset_bytes != 8) EXPECT_GE(H5Pset_sizes(fcpl, offset_bytes, 8), 0);
     file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     EXPECT_GE(file_, 0) << path;
@@ -807,20 +808,28 @@ TEST(Io, Hdf5DistanceClaimingAHugeStringIsRefusedBeforeHdf5AllocatesIt) {
     EXPECT_CONTAINS(msg, path + ": attribute 'distance' claims a string of " +
                              std::to_string(claim) + " bytes, not a metric name (at most 64)");
   }
-  // Within 64 bytes but longer than the 7 bytes the heap object holds: HDF5 would copy bytes
-  // past them (uninitialized memory, so the value read would vary from run to run).
-  patch_file(path, at, pod(uint32_t{8}));
-  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
-                  path + ": attribute 'distance' claims a string of 8 bytes but its global heap "
-                         "object holds 7");
+  // Within 64 bytes but not the 7 bytes the heap object holds: HDF5 copies the object's own
+  // size into a buffer of the stored length, which a longer object (claim 6) overruns.
+  for (const uint32_t claim : {uint32_t{8}, uint32_t{6}, uint32_t{0}}) {
+    patch_file(path, at, pod(claim));
+    EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                    path + ": attribute 'distance' claims a string of " + std::to_string(claim) +
+                        " bytes but its global heap object holds 7");
+  }
   patch_file(path, at, pod(uint32_t{7}));
   EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
-  // The heap ID: an object index the collection lacks, then an address with no collection.
+  // The heap ID: an object index the collection lacks (also with length 0, which HDF5 still
+  // reads), then an address with no collection.
+  const std::string index = b.substr(at + 12, 4);
   patch_file(path, at + 12, pod(uint32_t{5}));
-  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
-                  path + ": attribute 'distance' names object 5 of the global heap at byte " +
-                      std::to_string(g) + ", which has none");
-  patch_file(path, at + 12, pod(uint32_t{1}));
+  for (const uint32_t claim : {uint32_t{7}, uint32_t{0}}) {
+    patch_file(path, at, pod(claim));
+    EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                    path + ": attribute 'distance' names object 5 of the global heap at byte " +
+                        std::to_string(g) + ", which has none");
+  }
+  patch_file(path, at, pod(uint32_t{7}));
+  patch_file(path, at + 12, index);
   patch_file(path, at + 4, pod(g + 8));
   EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
                   path + ": attribute 'distance' points to byte " + std::to_string(g + 8) +
@@ -829,19 +838,23 @@ TEST(Io, Hdf5DistanceClaimingAHugeStringIsRefusedBeforeHdf5AllocatesIt) {
   EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, "angular");
 }
 
-// The heap ID's address is relative to the base address, which a user block moves: the
-// descriptor check must find the collection there, and the empty string has no heap object.
-TEST(Io, Hdf5VariableLengthDistanceAfterAUserBlockAndEmpty) {
+// The heap ID's address is relative to the base address, which a user block moves, and takes
+// the file's size of offsets (4 or 8 bytes here): the descriptor check must find the collection
+// either way. The empty string is a heap object of 0 bytes.
+TEST(Io, Hdf5VariableLengthDistanceAfterAUserBlockAndWithFourByteOffsets) {
   const std::string path = test_dir() + "/ub.hdf5";
   for (const hsize_t userblock : {hsize_t{0}, hsize_t{512}, hsize_t{4096}}) {
-    for (const std::string value : {"dot", "", "euclidean"}) {
-      {
-        H5Writer w(path, userblock);
-        w.floats("train", sample(6, 4));
-        w.floats("test", sample(2, 4));
-        w.vlen_string("distance", value);
+    for (const size_t offsets : {size_t{8}, size_t{4}}) {
+      for (const std::string value : {"dot", "", "euclidean"}) {
+        {
+          H5Writer w(path, userblock, offsets);
+          w.floats("train", sample(6, 4));
+          w.floats("test", sample(2, 4));
+          w.vlen_string("distance", value);
+        }
+        EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, value)
+            << "user block " << userblock << ", " << offsets << "-byte offsets";
       }
-      EXPECT_EQ(embcomp::read_ann_hdf5(path).distance, value) << "user block " << userblock;
     }
   }
 }
@@ -872,6 +885,50 @@ TEST(Io, Hdf5LocalHeapWithoutTerminatingNulIsRefused) {
       "corrupt HDF5 local heap at byte " + std::to_string(h) + ": its names are not NUL-terminated";
   EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }), why);
   EXPECT_CONTAINS(error_of([&] { embcomp::check_hdf5_heaps(path); }), why);
+}
+
+// The same behind a 512-byte user block and with 4-byte offsets and lengths: the heap's data
+// address counts from the base address (the superblock's position) and its fields take the
+// superblock's sizes. Before, the scan read the wrong byte there and refused the valid
+// 4-byte file.
+TEST(Io, Hdf5LocalHeapCheckFollowsTheSuperblock) {
+  const std::string path = test_dir() + "/names_ub.hdf5";
+  constexpr uint64_t kBase = 512;
+  {
+    const hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    ASSERT_GE(H5Pset_userblock(fcpl, kBase), 0);
+    ASSERT_GE(H5Pset_sizes(fcpl, 4, 4), 0);
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    ASSERT_GE(file, 0);
+    const hsize_t dims[2] = {6, 4};
+    const std::vector<float> x(24, 0.5f);
+    for (const char* name : {"train", "test"}) {
+      const hid_t space = H5Screate_simple(2, dims, nullptr);
+      const hid_t ds =
+          H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      EXPECT_GE(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()), 0);
+      H5Dclose(ds);
+      H5Sclose(space);
+    }
+    H5Fclose(file);
+  }
+  EXPECT_NO_THROW(embcomp::check_hdf5_heaps(path));
+  EXPECT_EQ(embcomp::read_ann_hdf5(path).train.n, 6u);
+  std::string b = read_file(path);
+  const size_t h = b.find("HEAP");
+  ASSERT_NE(h, std::string::npos);
+  uint32_t size, addr;  // 4-byte lengths and offsets
+  std::memcpy(&size, b.data() + h + 8, 4);
+  std::memcpy(&addr, b.data() + h + 16, 4);
+  ASSERT_LE(kBase + addr + size, b.size());
+  ASSERT_EQ(b[kBase + addr + size - 1], '\0');
+  b[kBase + addr + size - 1] = '?';
+  write_file(path, b);
+  EXPECT_CONTAINS(error_of([&] { embcomp::read_ann_hdf5(path); }),
+                  "corrupt HDF5 local heap at byte " + std::to_string(h) +
+                      ": its names are not NUL-terminated (data segment of " +
+                      std::to_string(size) + " bytes at byte " + std::to_string(kBase + addr));
 }
 
 // HDF5 reads run in a forked child first: its crash or hang is exit 2 for the file, its
