@@ -919,16 +919,17 @@ void check_hdf5_heaps(const InFile& f) {
   const std::string& path = f.path();
   const Hdf5Layout lay = hdf5_layout(f);
   // "HEAP", version, 3 reserved, data segment size, free list offset (lengths), address (offsets)
-  const uint64_t heap_header = kGcolPrefix + 2 * lay.length_bytes + lay.offset_bytes;
+  constexpr uint64_t kHeapPrefix = 8;
+  const uint64_t heap_header = kHeapPrefix + 2 * lay.length_bytes + lay.offset_bytes;
   auto check_gcol = [&](uint64_t g) {
     const uint64_t size = gcol_size(f, g, lay.length_bytes);
     if (size > 0) walk_gcol(f, g, size, lay.length_bytes, [](uint16_t, uint64_t, uint64_t) {});
   };
   auto check_heap = [&](uint64_t h0) {
-    unsigned char h[kGcolPrefix + 3 * 8];
+    unsigned char h[kHeapPrefix + 3 * 8];
     f.read_at(h0, h, size_t(heap_header));
-    const uint64_t size = load_le(h + kGcolPrefix, lay.length_bytes);
-    const uint64_t rel = load_le(h + kGcolPrefix + 2 * lay.length_bytes, lay.offset_bytes);
+    const uint64_t size = load_le(h + kHeapPrefix, lay.length_bytes);
+    const uint64_t rel = load_le(h + kHeapPrefix + 2 * lay.length_bytes, lay.offset_bytes);
     const uint64_t addr = rel > UINT64_MAX - lay.base ? UINT64_MAX : lay.base + rel;
     if (h[4] != 0 || h[5] != 0 || h[6] != 0 || h[7] != 0 || size == 0 || addr >= f.size() ||
         size > f.size() - addr)
