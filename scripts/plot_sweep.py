@@ -11,13 +11,84 @@ python3-matplotlib, installed by scripts/setup.sh).
 usage: plot_sweep.py DIR [QUALITY_NAME]
 """
 import csv
+import errno
 import os
+import random
+import stat
+import string
 import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+TMP_CHARS = string.digits + string.ascii_letters
+
+
+def write_png_atomically(fig, out_dir, name):
+    """Writes fig as DIR/NAME the way embcomp writes its outputs (toolkit/io.h AtomicFile):
+    a fresh `.NAME.embcomp.tmp.PID.XXXXXX` beside it (O_EXCL, no symlink followed),
+    fsynced, renamed onto NAME, the folder fsynced. An existing NAME that is not a regular
+    file (folder, symlink, device, FIFO, socket) is refused and left as it was; temporaries
+    of the same name whose process is gone are removed first."""
+    out = os.path.join(out_dir, name)
+    try:
+        st = os.lstat(out)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EEXIST, "exists and is not a regular file (give the link's target)")
+    except FileNotFoundError:
+        pass
+    prefix = "." + name[:200] + ".embcomp.tmp."
+    for entry in os.listdir(out_dir):
+        rest = entry[len(prefix):] if entry.startswith(prefix) else ""
+        pid, dot, tail = rest.partition(".")
+        if not (pid.isdigit() and dot and len(tail) == 6 and tail.isalnum()):
+            continue
+        if int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # not ours to judge
+        path = os.path.join(out_dir, entry)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.unlink(path)
+        except OSError:
+            pass
+    rng = random.SystemRandom()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        tmp = os.path.join(out_dir, prefix + f"{os.getpid()}." +
+                           "".join(rng.choice(TMP_CHARS) for _ in range(6)))
+        try:
+            fd = os.open(tmp, flags, 0o644)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dfd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 def main():
@@ -44,6 +115,7 @@ def main():
     markers = "osD^v<>phX*P8Hd"
     style = {f: (cmap(i % 20), markers[i % len(markers)]) for i, f in enumerate(families)}
 
+    failed = False
     for xkey, xlabel, fname in (
             ("compression_ratio", "compression ratio (fp32 bytes / total bytes), log scale",
              "quality_vs_ratio.png"),
@@ -70,11 +142,16 @@ def main():
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
         fig.tight_layout()
         out = os.path.join(out_dir, fname)
-        fig.savefig(out + ".tmp.png", dpi=110)
-        os.replace(out + ".tmp.png", out)
-        plt.close(fig)
+        try:
+            write_png_atomically(fig, out_dir, fname)
+        except OSError as e:
+            sys.stderr.write(f"plot_sweep.py: cannot write {out}: {e.strerror or e}\n")
+            failed = True
+            continue
+        finally:
+            plt.close(fig)
         print(f"plot_sweep.py: wrote {out}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -495,6 +496,59 @@ TEST_F(SweepCli, DrawsBothPlotsAsPng) {
   }
   EXPECT_NE(slurp(out + "/report.md").find("![quality vs compression ratio](quality_vs_ratio.png)"),
             std::string::npos);
+}
+
+// scripts/plot_sweep.py writes its PNGs as embcomp writes every output (README: a fresh
+// `.NAME.embcomp.tmp.PID.XXXXXX`, fsynced, renamed): it wrote NAME.tmp.png and os.replace'd it,
+// replacing a symlink at the output path instead of refusing it (exit 1). The symlink and
+// its target are left as they were, the other plot is still drawn, and a dead process's
+// temporary is removed (a live one's kept).
+TEST_F(SweepCli, PlotScriptRefusesASymlinkAndRemovesDeadTemporaries) {
+  if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
+    GTEST_SKIP()
+        << "/usr/bin/python3 has no matplotlib (scripts/setup.sh installs python3-matplotlib)";
+  const std::string out = dir_ + "/plots";
+  std::filesystem::create_directory(out);
+  std::ofstream(out + "/results.csv")
+      << "budget,method,rerank,family,split,status,role,compression_ratio,qps,quality\n"
+         "4x,SQ8,,SQ,val,ok,recommended,4.0,1000,0.98\n"
+         "4x,PQ25,,PQ,val,ok,,16.0,3000,0.70\n";
+  std::ofstream(out + "/target") << "keep";
+  std::filesystem::create_symlink("target", out + "/quality_vs_ratio.png");
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const std::string dead = out + "/.quality_vs_qps.png.embcomp.tmp." + std::to_string(child) +
+                           ".abcDEF";
+  const std::string alive = out + "/.quality_vs_qps.png.embcomp.tmp.1.abcDEF";  // init lives
+  std::ofstream(dead) << "x";
+  std::ofstream(alive) << "x";
+  const std::string cmd = "/usr/bin/python3 " + std::string(EMBCOMP_SCRIPTS_DIR) +
+                          "/plot_sweep.py " + out + " recall >" + out + "/log 2>&1";
+  const int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << slurp(out + "/log");
+  EXPECT_NE(slurp(out + "/log").find("quality_vs_ratio.png: exists and is not a regular file"),
+            std::string::npos)
+      << slurp(out + "/log");
+  EXPECT_TRUE(std::filesystem::is_symlink(out + "/quality_vs_ratio.png"));
+  EXPECT_EQ(slurp(out + "/target"), "keep");
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_EQ(slurp(out + "/quality_vs_qps.png").substr(0, 4), "\x89PNG");
+  std::filesystem::remove(out + "/quality_vs_ratio.png");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(out + "/log");
+  for (const char* f : {"quality_vs_ratio.png", "quality_vs_qps.png"}) {
+    const std::string png = slurp(out + "/" + f);
+    EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << f;
+  }
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".embcomp.tmp.") != std::string::npos)
+      EXPECT_EQ(e.path().string(), alive) << "temporary left: " << name;
+  }
 }
 
 TEST_F(SweepCli, WithoutFaissFamiliesThereIsNoFaissOnlyPick) {
