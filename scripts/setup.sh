@@ -72,7 +72,7 @@ log "fetching Debian's faiss source package into $work"
   echo "setup: 'apt-get source faiss' failed (are deb-src entries enabled?)" >&2; exit 1; }
 srcdir=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'faiss-*' | head -n1)
 [ -n "$srcdir" ] || { echo "setup: no faiss-* source folder in $work" >&2; exit 1; }
-log "building FAISS ($opt) from $srcdir; takes about a minute on 2 cores"
+log "building FAISS ($opt) from $srcdir; takes about two minutes on 2 cores"
 cmake -S "$srcdir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DFAISS_OPT_LEVEL="$opt" \
   -DFAISS_ENABLE_GPU=OFF -DFAISS_ENABLE_PYTHON=OFF -DBUILD_TESTING=OFF -DBUILD_SHARED_LIBS=ON \
   -DCMAKE_INSTALL_PREFIX="$faiss_prefix" -DBLA_VENDOR=OpenBLAS >"$work/cmake.log" 2>&1 ||
