@@ -777,7 +777,7 @@ struct FileCloser {
 
 void write_cache(const std::string& cache, const CacheKey& key, const CtrDataset& ds) {
   AtomicFile out(cache);
-  std::FILE* f = std::fopen(out.tmp_path().c_str(), "wb");
+  std::FILE* f = std::fopen(out.write_path().c_str(), "wb");
   EC_CHECK(f, kRuntime, "cannot create '" << out.tmp_path() << "'");
   FileCloser closer{f};
   CacheWriter w(f);

@@ -387,7 +387,7 @@ CtrSynthHeader generate_ctr_synthetic(const CtrSynthParams& params, const std::s
   h.expected_auc = model.expected_auc;
   h.cardinality = model.card;
 
-  std::FILE* f = std::fopen(out.tmp_path().c_str(), "wb");
+  std::FILE* f = std::fopen(out.write_path().c_str(), "wb");
   EC_CHECK(f, kBadInput, path << ": cannot open '" << out.tmp_path() << "' for writing");
   struct Closer {
     std::FILE* f;

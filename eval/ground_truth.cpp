@@ -1,5 +1,6 @@
 #include "eval/ground_truth.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,14 +41,11 @@ std::string cache_root() {
   return std::string(home ? home : "/tmp") + "/.cache/embcomp";
 }
 
+/// Whether this process may create files in dir (permissions, read-only file system),
+/// asked without creating one: a probe file of a predictable name was opened through a
+/// symlink planted at that name, emptying its target (reliability #6).
 bool dir_writable(const std::filesystem::path& dir) {
-  std::error_code ec;
-  auto probe = dir / (".embcomp_write_probe." + std::to_string(::getpid()));
-  FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) return false;
-  std::fclose(f);
-  std::filesystem::remove(probe, ec);
-  return true;
+  return ::faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) == 0;
 }
 
 std::string cache_file_name(const Dataset& ds, size_t k) {
@@ -114,7 +112,7 @@ void write_ground_truth_cache(const std::string& path, const Dataset& ds, const 
   std::vector<int32_t> ids(gt.values.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(gt.values[i]);
   AtomicFile f(path);
-  BinaryWriter w(f.tmp_path(), path);
+  BinaryWriter w(f.write_path(), path);
   w.put_bytes(kMagic, sizeof(kMagic));
   w.put_u32(kGroundTruthCacheVersion);
   w.put_u64(dataset_hash(ds));

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <regex>
@@ -16,6 +19,7 @@
 #include "eval/rerank.h"
 #include "index/faiss_memory.h"
 #include "index/own_index.h"
+#include "toolkit/registry.h"
 #include "toolkit/error.h"
 #include "toolkit/stats.h"
 
@@ -38,6 +42,7 @@ long long child_rss_growth(const std::string& binary, const std::string& file) {
 std::vector<std::string> sweep_params(const std::string& structure) {
   std::smatch m;
   std::vector<std::string> out;
+  check_structure_text(structure);
   if (std::regex_match(structure, m, std::regex("IVF([0-9]+)(_HNSW[0-9]+)?"))) {
     const size_t nlist = std::stoul(m[1]);
     for (size_t p = 1; p <= nlist && p <= 256; p *= 2) out.push_back("nprobe=" + std::to_string(p));
@@ -63,14 +68,25 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
     built.meta = own->meta;
   }
   // Serialized size and RSS growth of a fresh process loading it.
-  const std::string dir = std::filesystem::temp_directory_path() /
-                          ("embcomp_index_bench_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  // A fresh private folder (mkdtemp, mode 0700): a fixed name in /tmp could be a folder or
+  // symlink someone else prepared.
+  std::string dir_template =
+      (std::filesystem::temp_directory_path() / "embcomp_index_bench_XXXXXX").string();
+  EC_CHECK(::mkdtemp(dir_template.data()) != nullptr, kRuntime,
+           "cannot create a temporary folder for the index file ("
+               << dir_template << "): " << std::strerror(errno));
+  const std::string dir = dir_template;
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
   const std::string file = dir + "/index.faiss";
   if (own) own->save(file); else save_index(built, file);
   const size_t file_bytes = std::filesystem::file_size(file);
   const long long rss = child_rss_growth(opt.embcomp_binary, file);
-  std::filesystem::remove_all(dir);
   const size_t predicted = own ? own->predicted_bytes() : predicted_index_bytes(*built.index);
 
   const size_t nq = ds.queries.n, k = opt.k, n = ds.base.n;

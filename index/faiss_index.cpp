@@ -48,6 +48,7 @@ std::vector<std::string> split(const std::string& s, char c) {
 
 std::string faiss_factory_string(const std::string& method, const std::string& structure) {
   check_spec(method);
+  check_structure_text(structure);
   EC_CHECK(method.find('@') == std::string::npos, kBadInput,
            method << ": build an index from a concrete spec; budget forms are for bench");
   std::smatch m;
@@ -212,10 +213,10 @@ void write_faiss_index(const faiss::Index& index, const std::string& tmp_path,
 
 void save_index(const BuiltIndex& built, const std::string& path) {
   AtomicFile idx(path);
-  write_faiss_index(*built.index, idx.tmp_path(), path);
-  const uint64_t build_id = file_checksum64(idx.tmp_path());
+  write_faiss_index(*built.index, idx.write_path(), path);
+  const uint64_t build_id = file_checksum64(idx.write_path());
   AtomicFile meta(sidecar_path(path));
-  write_sidecar(meta.tmp_path(), sidecar_path(path), built.meta, build_id);
+  write_sidecar(meta.write_path(), sidecar_path(path), built.meta, build_id);
   // The sidecar first, the index last: a kill in between leaves a sidecar whose build id
   // does not match the old index (load_index refuses it) or no index at all, never a new
   // index without its sidecar (read with the file's metric: angular would become ip).

@@ -214,6 +214,7 @@ uint64_t verify_checksums(const std::string& path) {
 }
 
 bool own_structure(const std::string& structure) {
+  check_structure_text(structure);
   return structure == "Flat" || std::regex_match(structure, std::regex("IVF[0-9]+"));
 }
 
@@ -242,6 +243,7 @@ OwnIndexParams OwnIndexParams::from_structure(const std::string& structure, uint
   OwnIndexParams p;
   p.seed = seed;
   std::smatch m;
+  check_structure_text(structure);
   if (structure == "Flat") return p;
   EC_CHECK(std::regex_match(structure, m, std::regex("IVF([0-9]{1,9})")), kBadInput,
            "index structure '" << structure << "': embcomp's own index is Flat or IVF{nlist}");
@@ -352,10 +354,10 @@ void OwnIndex::write(const std::string& tmp_path, const std::string& what) const
 
 void OwnIndex::save(const std::string& path) const {
   AtomicFile file(path);
-  write(file.tmp_path(), path);
-  const uint64_t build_id = file_checksum64(file.tmp_path());
+  write(file.write_path(), path);
+  const uint64_t build_id = file_checksum64(file.write_path());
   AtomicFile meta_file(sidecar_path(path));
-  write_sidecar(meta_file.tmp_path(), sidecar_path(path), meta, build_id);
+  write_sidecar(meta_file.write_path(), sidecar_path(path), meta, build_id);
   // The sidecar first, the index last (as build and save_index): a kill in between leaves
   // a sidecar whose build id does not match the old index, which load() refuses, or no
   // index at all.

@@ -66,7 +66,7 @@ size_t write_rerank_store_to(const std::string& tmp_path, const std::string& wha
 size_t write_rerank_store(const std::string& path, MatrixView<float> base, const std::string& spec,
                           uint64_t seed, uint64_t build_id) {
   AtomicFile file(path);
-  const size_t bytes = write_rerank_store_to(file.tmp_path(), path, base, spec, seed, build_id);
+  const size_t bytes = write_rerank_store_to(file.write_path(), path, base, spec, seed, build_id);
   file.commit();
   return bytes;
 }

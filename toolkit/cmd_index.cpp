@@ -110,21 +110,21 @@ int cmd_build(int argc, char** argv) {
   // index without its sidecar (a FAISS file alone would be read with the file's metric).
   AtomicFile idx_file(out);
   if (own)
-    own->write(idx_file.tmp_path(), out);
+    own->write(idx_file.write_path(), out);
   else
-    write_faiss_index(*built.index, idx_file.tmp_path(), out);
-  const uint64_t build_id = file_checksum64(idx_file.tmp_path());
+    write_faiss_index(*built.index, idx_file.write_path(), out);
+  const uint64_t build_id = file_checksum64(idx_file.write_path());
   const std::string rerank_path = rerank_store_path(out);
   std::unique_ptr<AtomicFile> rerank_file;
   if (!rerank_spec.empty()) {
     if (verbose) std::cerr << "[build] rerank store " << rerank_spec << " -> " << rerank_path << "\n";
     meta["rerank"] = rerank_spec;
     rerank_file = std::make_unique<AtomicFile>(rerank_path);
-    meta["disk_bytes"] = write_rerank_store_to(rerank_file->tmp_path(), rerank_path, ds.base.view(),
+    meta["disk_bytes"] = write_rerank_store_to(rerank_file->write_path(), rerank_path, ds.base.view(),
                                                rerank_spec, seed, build_id);
   }
   AtomicFile meta_file(sidecar_path(out));
-  write_sidecar(meta_file.tmp_path(), sidecar_path(out), meta, build_id);
+  write_sidecar(meta_file.write_path(), sidecar_path(out), meta, build_id);
   if (rerank_file) {
     rerank_file->commit();
   } else {

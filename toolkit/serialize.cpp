@@ -22,12 +22,19 @@ namespace {
 /// Bytes buffered before a write(2).
 constexpr size_t kWriteBuffer = size_t{1} << 20;
 
+/// O_NOFOLLOW for a path by name; not for AtomicFile::write_path()'s "/proc/self/fd/N",
+/// a link to the open temporary itself that O_NOFOLLOW would refuse (ELOOP).
+int writer_open_flags(const std::string& path) {
+  const bool own_fd = path.rfind("/proc/self/fd/", 0) == 0;
+  return O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (own_fd ? 0 : O_NOFOLLOW);
+}
+
 }  // namespace
 
 BinaryWriter::BinaryWriter(AtomicFile& file) : fd_(file.fd()), what_(file.path()) {}
 
 BinaryWriter::BinaryWriter(const std::string& path, std::string what)
-    : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666)),
+    : fd_(::open(path.c_str(), writer_open_flags(path), 0666)),
       owns_fd_(true),
       what_(std::move(what)) {
   if (fd_ < 0) {

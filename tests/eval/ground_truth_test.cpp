@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "eval/knn.h"
 #include "test_data.h"
@@ -70,6 +73,22 @@ TEST_F(GroundTruthCache, WrittenOnceThenReused) {
   EXPECT_FALSE(ensure(&ids)) << "a valid cache is used";
   EXPECT_EQ(ids, exact_);
   EXPECT_NO_THROW(read_ground_truth_cache(cache(), ds_, 100));
+}
+
+// reliability #6 (left over): before writing the cache next to the data, a probe file
+// `.embcomp_write_probe.<pid>` was opened with fopen("wb"), through a symlink planted at
+// that predictable name: its target was emptied. The folder is now asked with faccessat.
+TEST_F(GroundTruthCache, TheWritabilityCheckCreatesNoFileAndFollowsNoSymlink) {
+  const std::string victim = dir_ + "/victim.txt";
+  std::ofstream(victim) << "precious data";
+  const std::string probe = dir_ + "/.embcomp_write_probe." + std::to_string(::getpid());
+  std::filesystem::create_symlink(victim, probe);
+  std::vector<int64_t> ids;
+  EXPECT_TRUE(ensure(&ids));
+  EXPECT_EQ(ids, exact_);
+  EXPECT_TRUE(std::filesystem::exists(cache())) << "the data folder is writable";
+  EXPECT_EQ(testing::slurp(victim), "precious data");
+  EXPECT_TRUE(std::filesystem::is_symlink(probe));
 }
 
 TEST_F(GroundTruthCache, WrongNeighboursAreRecomputed) {
