@@ -52,6 +52,29 @@ std::string printable(std::string_view s, size_t max_len) {
   return out;
 }
 
+std::string one_line(std::string_view msg) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(msg.size());
+  for (const char ch : msg) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out.push_back(ch);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 int exit_code(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kUsage:

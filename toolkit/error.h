@@ -36,6 +36,12 @@ class Error : public std::runtime_error {
 /// hostile file cannot split the message or drive the terminal.
 std::string printable(std::string_view s, size_t max_len = 80);
 
+/// msg with its control bytes (0x00..0x1f, 0x7f) escaped as \n, \r, \t or \xNN and every
+/// other byte kept (backslashes, UTF-8 names): the last step before a message reaches
+/// stderr, so text echoed from the command line (`--method $'SQ\n8'`) cannot start a second
+/// line or send an escape sequence to the terminal.
+std::string one_line(std::string_view msg);
+
 /// Exit code the CLI uses for an error kind: 2 usage/bad input, 1 runtime, 3 quality gate.
 int exit_code(ErrorKind kind);
 

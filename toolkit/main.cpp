@@ -254,7 +254,7 @@ int cmd_bench(int argc, char** argv) {
       ++failures;
       const auto* err = dynamic_cast<const Error*>(&e);
       std::string msg = err ? err->message() : e.what();
-      std::cerr << "embcomp bench: " << specs[i] << " failed: " << msg << "\n";
+      std::cerr << "embcomp bench: " << one_line(specs[i]) << " failed: " << one_line(msg) << "\n";
       nlohmann::ordered_json r;
       r["method"] = specs[i];
       r["dataset"] = ds.name;
@@ -312,16 +312,16 @@ int main(int argc, char** argv) {
     }
     if (cmd == "search") return cmd_search(argc - 1, argv + 1);
     if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
-    std::cerr << "embcomp: unknown command '" << cmd << "' (see 'embcomp --help')\n";
+    std::cerr << "embcomp: unknown command '" << one_line(cmd) << "' (see 'embcomp --help')\n";
     return 2;
   } catch (const Error& e) {
-    std::cerr << "embcomp: " << e.message() << "\n";
+    std::cerr << "embcomp: " << one_line(e.message()) << "\n";
     return exit_code(e.kind());
   } catch (const std::bad_alloc&) {
     std::cerr << "embcomp: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "embcomp: " << e.what() << "\n";
+    std::cerr << "embcomp: " << one_line(e.what()) << "\n";
     return 1;
   }
 }

@@ -117,6 +117,13 @@ const MethodEntry& find_method(const std::string& component) {
   return c->entry;
 }
 
+void check_structure_text(const std::string& structure) {
+  EC_CHECK(structure.size() <= kMaxSpecChars, kBadInput,
+           "index structure of " << structure.size() << " characters (starting '"
+                                 << printable(structure, 24) << "') is longer than the limit of "
+                                 << kMaxSpecChars);
+}
+
 void check_spec(const std::string& spec) {
   EC_CHECK(!spec.empty(), kBadInput, "empty method spec");
   auto parts = split_components(spec);

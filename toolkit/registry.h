@@ -79,6 +79,11 @@ struct Registrar {
 /// longest real specs (MGPQ or MagSVD with one entry per group) are well under 100.
 constexpr size_t kMaxSpecChars = 256;
 
+/// Refuses an index structure text (--index: "IVF1024_HNSW32") longer than kMaxSpecChars
+/// before it is echoed or matched: std::regex recurses once per character and overflowed
+/// the stack (SIGSEGV) on a 40,000-digit nlist. Throws kBadInput.
+void check_structure_text(const std::string& structure);
+
 /// Every registered method, sorted by name.
 std::vector<const MethodEntry*> registered_methods();
 

@@ -159,6 +159,39 @@ TEST_F(CliBadInput, LongOrBlankSpecsAreOneLine) {
   expect_rejected("--methods 'SQ 8'", "contains a blank");
 }
 
+TEST_F(CliBadInput, LongIndexStructuresAreOneLine) {
+  // reliability #7 through --index: the structure text went unbounded into std::regex
+  // (IVF + 40,000 digits: SIGSEGV, exit 139, in build and bench).
+  expect_rejected("--data glove-100-30k --methods SQ8 --index IVF" + std::string(40000, '1'),
+                  "index structure of 40003 characters");
+  expect_rejected("--data glove-100-30k --methods Binary --index HNSW" + std::string(100000, '7'),
+                  "is longer than the limit of 256");
+  FloatMatrix x = testing::low_rank(50, 8, 2, 0.1f, 1);
+  write_fvecs(dir_ + "/b.fvecs", x.view());
+  for (const std::string method : {"SQ8", "Binary"}) {  // a FAISS and an own index
+    CliRun b = run(dir_, "build -q --base " + dir_ + "/b.fvecs --metric l2 --method " + method +
+                             " --index IVF" + std::string(40000, '1') + " --out " + dir_ + "/s.idx");
+    EXPECT_EQ(b.code, 2) << method << ": " << b.err.substr(0, 200);
+    EXPECT_EQ(lines(b.err), 1u) << b.err.substr(0, 200);
+    EXPECT_NE(b.err.find("is longer than the limit of 256"), std::string::npos) << b.err.substr(0, 200);
+    EXPECT_LT(b.err.size(), 200u);
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/s.idx"));
+  }
+}
+
+TEST_F(CliBadInput, ControlBytesInOptionsAreEscapedOnTheOneErrorLine) {
+  // reliability #25 (left over): text echoed from the command line reached stderr raw, so
+  // a newline in --method made two lines and an ESC drove the terminal.
+  expect_rejected("--data glove-100-30k --methods 'SQ8;P\nQ'", "P\\nQ");
+  expect_rejected("--data glove-100-30k --methods 'SQ\n8'", "SQ\\n8");
+  expect_rejected("--data glove-100-30k --methods SQ8 --index 'IVF\n\x1b[31m'", "IVF\\n\\x1b[31m");
+  CliRun r = run(dir_, "'no\x1b[2Jcommand'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no\\x1b[2Jcommand"), std::string::npos) << r.err;
+}
+
 TEST_F(CliBadInput, RetrievalFilesMustAgree) {
   const std::string cacm = data_dir() + "/cacm-glove/";
   const std::string base = "--corpus " + cacm + "corpus.fvecs --queries " + cacm +
