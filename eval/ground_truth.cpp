@@ -1,6 +1,5 @@
 #include "eval/ground_truth.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,9 +42,11 @@ std::string cache_root() {
 
 /// Whether this process may create files in dir (permissions, read-only file system),
 /// asked without creating one: a probe file of a predictable name was opened through a
-/// symlink planted at that name, emptying its target (reliability #6).
+/// symlink planted at that name, emptying its target (reliability #6). access(2), not
+/// faccessat(AT_EACCESS): glibc tries faccessat2 for that, which older container seccomp
+/// profiles refuse with EPERM (the folder would always look read-only).
 bool dir_writable(const std::filesystem::path& dir) {
-  return ::faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) == 0;
+  return ::access(dir.c_str(), W_OK | X_OK) == 0;
 }
 
 std::string cache_file_name(const Dataset& ds, size_t k) {
@@ -201,15 +202,25 @@ bool ensure_ground_truth(Dataset& ds, size_t k, bool verbose) {
   IdMatrix gt(ds.queries.n, kk);
   gt.values = std::move(r.ids);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const fs::path target = dir_writable(local.parent_path()) ? candidates[0] : candidates[1];
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  try {
-    write_ground_truth_cache(target.string(), ds, gt);
-    if (verbose) std::cerr << "[gt] done in " << secs << " s, cached in " << target.string() << "\n";
-  } catch (const Error& e) {
-    if (verbose) std::cerr << "[gt] done in " << secs << " s (not cached: " << e.message() << ")\n";
+  // Beside the data when that folder looks writable, else (or when writing there fails:
+  // a full disk, a security module) in the cache folder.
+  const bool local_first = dir_writable(local.parent_path());
+  std::string why_not;
+  for (const fs::path& target : {candidates[0], candidates[1]}) {
+    if (target == candidates[0] && !local_first) continue;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    try {
+      write_ground_truth_cache(target.string(), ds, gt);
+      if (verbose) std::cerr << "[gt] done in " << secs << " s, cached in " << target.string() << "\n";
+      why_not.clear();
+      break;
+    } catch (const Error& e) {
+      why_not = e.message();
+    }
   }
+  if (verbose && !why_not.empty())
+    std::cerr << "[gt] done in " << secs << " s (not cached: " << one_line(why_not) << ")\n";
   ds.gt = std::move(gt);
   return true;
 }

@@ -70,11 +70,12 @@ std::vector<nlohmann::ordered_json> bench_index(const Dataset& ds, const std::st
   // Serialized size and RSS growth of a fresh process loading it.
   // A fresh private folder (mkdtemp, mode 0700): a fixed name in /tmp could be a folder or
   // symlink someone else prepared.
-  std::string dir_template =
+  const std::string pattern =
       (std::filesystem::temp_directory_path() / "embcomp_index_bench_XXXXXX").string();
+  std::string dir_template = pattern;
   EC_CHECK(::mkdtemp(dir_template.data()) != nullptr, kRuntime,
-           "cannot create a temporary folder for the index file ("
-               << dir_template << "): " << std::strerror(errno));
+           "cannot create a temporary folder for the index file (" << pattern
+                                                                     << "): " << std::strerror(errno));
   const std::string dir = dir_template;
   struct RemoveDir {
     std::string dir;

@@ -821,7 +821,8 @@ SweepSummary run_sweep(const Dataset& ds, const SweepOptions& opt) {
       r["error"] = msg;
       if (!unreachable) {
         ++failures;
-        std::cerr << "\n[sweep] " << c.key() << " at " << budget << " failed: " << msg << "\n";
+        std::cerr << "\n[sweep] " << one_line(c.key()) << " at " << budget
+                  << " failed: " << one_line(msg) << "\n";
       }
     }
     if (!role.empty()) r["role"] = role;

@@ -14,6 +14,7 @@ import csv
 import errno
 import os
 import random
+import re
 import stat
 import string
 import sys
@@ -25,6 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 TMP_CHARS = string.digits + string.ascii_letters
+TMP_PID = re.compile(r"[0-9]{1,10}")
+TMP_TAIL = re.compile(r"[0-9A-Za-z]{6}")
 
 
 def write_png_atomically(fig, out_dir, name):
@@ -36,20 +39,27 @@ def write_png_atomically(fig, out_dir, name):
     out = os.path.join(out_dir, name)
     try:
         st = os.lstat(out)
+        if stat.S_ISLNK(st.st_mode):
+            raise OSError(errno.EEXIST, "is a symbolic link (give the link's target)")
         if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EEXIST, "exists and is not a regular file (give the link's target)")
+            raise OSError(errno.EEXIST, "exists and is not a regular file")
     except FileNotFoundError:
         pass
     prefix = "." + name[:200] + ".embcomp.tmp."
-    for entry in os.listdir(out_dir):
+    try:
+        entries = os.listdir(out_dir or ".")
+    except OSError:
+        entries = []  # best effort, as in embcomp: a stale temporary is only wasted space
+    for entry in entries:
         rest = entry[len(prefix):] if entry.startswith(prefix) else ""
         pid, dot, tail = rest.partition(".")
-        if not (pid.isdigit() and dot and len(tail) == 6 and tail.isalnum()):
+        if not (TMP_PID.fullmatch(pid) and dot and TMP_TAIL.fullmatch(tail)):
             continue
-        if int(pid) == os.getpid():
+        pid = int(pid)
+        if pid <= 0 or pid > 2**31 - 1 or pid == os.getpid():
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(pid, 0)
             continue  # alive
         except ProcessLookupError:
             pass
@@ -68,7 +78,7 @@ def write_png_atomically(fig, out_dir, name):
         tmp = os.path.join(out_dir, prefix + f"{os.getpid()}." +
                            "".join(rng.choice(TMP_CHARS) for _ in range(6)))
         try:
-            fd = os.open(tmp, flags, 0o644)
+            fd = os.open(tmp, flags, 0o666)
             break
         except FileExistsError:
             continue
@@ -84,11 +94,14 @@ def write_png_atomically(fig, out_dir, name):
         except OSError:
             pass
         raise
-    dfd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    try:  # the rename is done; a folder that cannot be fsynced (EINVAL) is not a failure
+        dfd = os.open(out_dir or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
 
 
 def main():

@@ -70,7 +70,7 @@ bool draw_plots(const std::string& dir, const std::string& quality, bool verbose
   }
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (!ok)
-    std::cerr << "[sweep] warning: the plots were not drawn (" << py << " " << script
+    std::cerr << "[sweep] warning: not all plots were drawn (" << py << " " << script
               << " exited with " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ")\n";
   return ok;
 }

@@ -39,6 +39,8 @@ BinaryWriter::BinaryWriter(const std::string& path, std::string what)
       what_(std::move(what)) {
   if (fd_ < 0) {
     const int err = errno;
+    if (path.rfind("/proc/self/fd/", 0) == 0)
+      EC_THROW(kRuntime, what_ << ": cannot reopen its temporary: " << std::strerror(err));
     EC_THROW(kRuntime, what_ << ": cannot create '" << path << "': " << std::strerror(err));
   }
 }
