@@ -1,8 +1,10 @@
 #include "eval/ground_truth.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,7 +24,9 @@ namespace embcomp {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'C', 'G', 'T', 'C', 'A', 'C', 'H'};
-/// Queries re-computed by exact search before a cache is trusted.
+/// Queries re-computed by exact search before a cache is trusted: this many chosen by the
+/// data's hash (the same every run), and as many more drawn at random among the others each
+/// run, so that a forged cache cannot know which of its rows will be checked.
 constexpr size_t kVerifiedQueries = 4;
 
 uint64_t fnv1a(const void* data, size_t bytes, uint64_t h) {
@@ -68,16 +72,13 @@ double exact_score(bool l2, const float* q, const float* x, size_t d) {
 /// (compared as sorted score lists, so that ties may be broken either way). The
 /// tolerance follows the float32 error of the BLAS search that wrote the cache, which
 /// scales with the norms (|q|^2 + |x|^2 for L2, |q| |x| for inner product).
-void verify_query(const Dataset& ds, const IdMatrix& gt, size_t qi, const std::string& what) {
+void verify_query(const Dataset& ds, const IdMatrix& gt, size_t qi, double max_x2,
+                  const std::string& what) {
   const size_t n = ds.base.n, d = ds.base.d, k = gt.d;
   const float* q = ds.queries.row(qi);
   const bool l2 = ds.search_metric() == Metric::kL2;
   std::vector<double> all(n);
-  double max_x2 = 0;
-  for (size_t i = 0; i < n; ++i) {
-    all[i] = exact_score(l2, q, ds.base.row(i), d);
-    max_x2 = std::max(max_x2, exact_score(false, ds.base.row(i), ds.base.row(i), d));
-  }
+  for (size_t i = 0; i < n; ++i) all[i] = exact_score(l2, q, ds.base.row(i), d);
   const double q2 = exact_score(false, q, q, d);
   const double tol = 1e-4 * (l2 ? q2 + max_x2 : std::sqrt(q2 * max_x2)) + 1e-30;
   auto better = [l2](double a, double b) { return l2 ? a < b : a > b; };
@@ -90,6 +91,22 @@ void verify_query(const Dataset& ds, const IdMatrix& gt, size_t qi, const std::s
     EC_CHECK(std::abs(cached[j] - all[j]) <= tol, kBadInput,
              what << ": query " << qi << " does not match exact search (rank " << j + 1
                   << ": cached score " << cached[j] << ", exact " << all[j] << ")");
+}
+
+/// 64 unpredictable bits from getrandom(2); kRuntime when the kernel refuses.
+uint64_t random_u64() {
+  uint64_t v = 0;
+  auto* p = reinterpret_cast<unsigned char*>(&v);
+  size_t got = 0;
+  while (got < sizeof v) {
+    const ssize_t r = ::getrandom(p + got, sizeof v - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      EC_THROW(kRuntime, "getrandom failed: " << std::strerror(errno));
+    }
+    got += size_t(r);
+  }
+  return v;
 }
 
 }  // namespace
@@ -164,9 +181,26 @@ IdMatrix read_ground_truth_cache(const std::string& path, const Dataset& ds, siz
     EC_CHECK(std::adjacent_find(row.begin(), row.end()) == row.end(), kBadInput,
              what << ": query " << q << " lists an id twice");
   }
-  // A few queries, chosen by the dataset hash, re-computed by exact search.
+  // A few queries re-computed by exact search: kVerifiedQueries chosen by the dataset hash,
+  // then kVerifiedQueries drawn by getrandom(2) among the queries not chosen yet. A cache
+  // whose other rows are forged is caught for sure when all of them are, and with
+  // probability 1 - (1 - f)^4 (about) when a share f of them is.
+  double max_x2 = 0;
+  for (size_t i = 0; i < ds.base.n; ++i)
+    max_x2 = std::max(max_x2, exact_score(false, ds.base.row(i), ds.base.row(i), ds.base.d));
+  std::vector<size_t> chosen;
   for (size_t i = 0; i < std::min(kVerifiedQueries, size_t(nq)); ++i)
-    verify_query(ds, gt, size_t(splitmix64(hash + i) % nq), what);
+    chosen.push_back(size_t(splitmix64(hash + i) % nq));
+  std::vector<size_t> others;
+  for (size_t q = 0; q < nq; ++q)
+    if (std::find(chosen.begin(), chosen.end(), q) == chosen.end()) others.push_back(q);
+  for (size_t i = 0; i < kVerifiedQueries && !others.empty(); ++i) {
+    const size_t j = size_t(random_u64() % others.size());
+    chosen.push_back(others[j]);
+    others[j] = others.back();
+    others.pop_back();
+  }
+  for (const size_t q : chosen) verify_query(ds, gt, q, max_x2, what);
   return gt;
 }
 
