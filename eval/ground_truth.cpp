@@ -1,10 +1,8 @@
 #include "eval/ground_truth.h"
 
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include "toolkit/error.h"
 #include "toolkit/hash.h"
 #include "toolkit/io.h"
+#include "toolkit/random.h"
 #include "toolkit/serialize.h"
 
 namespace embcomp {
@@ -91,22 +90,6 @@ void verify_query(const Dataset& ds, const IdMatrix& gt, size_t qi, double max_x
     EC_CHECK(std::abs(cached[j] - all[j]) <= tol, kBadInput,
              what << ": query " << qi << " does not match exact search (rank " << j + 1
                   << ": cached score " << cached[j] << ", exact " << all[j] << ")");
-}
-
-/// 64 unpredictable bits from getrandom(2); kRuntime when the kernel refuses.
-uint64_t random_u64() {
-  uint64_t v = 0;
-  auto* p = reinterpret_cast<unsigned char*>(&v);
-  size_t got = 0;
-  while (got < sizeof v) {
-    const ssize_t r = ::getrandom(p + got, sizeof v - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      EC_THROW(kRuntime, "getrandom failed: " << std::strerror(errno));
-    }
-    got += size_t(r);
-  }
-  return v;
 }
 
 }  // namespace
@@ -238,10 +221,10 @@ bool ensure_ground_truth(Dataset& ds, size_t k, bool verbose) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Beside the data when that folder looks writable, else (or when writing there fails:
   // a full disk, a security module) in the cache folder.
-  const bool local_first = dir_writable(local.parent_path());
+  std::vector<fs::path> targets{candidates[1]};
+  if (dir_writable(local.parent_path())) targets.insert(targets.begin(), candidates[0]);
   std::string why_not;
-  for (const fs::path& target : {candidates[0], candidates[1]}) {
-    if (target == candidates[0] && !local_first) continue;
+  for (const fs::path& target : targets) {
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
     try {

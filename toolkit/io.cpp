@@ -12,7 +12,6 @@
 #include <hdf5.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +31,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "toolkit/random.h"
 
 namespace embcomp {
 
@@ -1585,16 +1586,7 @@ std::string tmp_prefix(const std::string& name) {
 std::string random_suffix() {
   static constexpr char kChars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   unsigned char bytes[6];
-  size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t r = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      EC_THROW(kRuntime, "getrandom failed: " << sys_error(err));
-    }
-    got += static_cast<size_t>(r);
-  }
+  random_bytes(bytes, sizeof bytes);
   std::string s;
   for (unsigned char b : bytes) s.push_back(kChars[b % (sizeof kChars - 1)]);
   return s;
