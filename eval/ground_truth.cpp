@@ -172,8 +172,10 @@ IdMatrix read_ground_truth_cache(const std::string& path, const Dataset& ds, siz
   for (size_t i = 0; i < ds.base.n; ++i)
     max_x2 = std::max(max_x2, exact_score(false, ds.base.row(i), ds.base.row(i), ds.base.d));
   std::vector<size_t> chosen;
-  for (size_t i = 0; i < std::min(kVerifiedQueries, size_t(nq)); ++i)
-    chosen.push_back(size_t(splitmix64(hash + i) % nq));
+  for (size_t i = 0; i < std::min(kVerifiedQueries, size_t(nq)); ++i) {
+    const size_t q = size_t(splitmix64(hash + i) % nq);  // two draws may name one query
+    if (std::find(chosen.begin(), chosen.end(), q) == chosen.end()) chosen.push_back(q);
+  }
   std::vector<size_t> others;
   for (size_t q = 0; q < nq; ++q)
     if (std::find(chosen.begin(), chosen.end(), q) == chosen.end()) others.push_back(q);

@@ -8,10 +8,10 @@
 //   u64 dataset_hash, string metric, u64 k, u64 n, u64 nq,
 //   vector<int32> ids (nq * k, row-major, best first), u64 FNV-1a of the ids.
 // A cache is used only when every field matches the dataset, every id is in [0, n) and
-// distinct within its row, the checksum holds, and 8 queries re-computed by exact search
-// (4 chosen by the data's hash, 4 drawn at random among the rest each run) have the same
-// top-k scores. Otherwise it is ignored (a warning when
-// verbose), the ground truth is recomputed and the cache rewritten.
+// distinct within its row, the checksum holds, and up to 8 queries re-computed by exact
+// search (up to 4 chosen by the data's hash, fewer when two name one query; 4 drawn at random
+// among the rest each run) have the same top-k scores. Otherwise it is ignored (a warning
+// when verbose), the ground truth is recomputed and the cache rewritten.
 #pragma once
 
 #include <string>
